@@ -1,0 +1,536 @@
+//! Configuration: plain structs with defaults, loadable from TOML and validated with errors
+//! that name the field.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tracehound::Config;
+//!
+//! let config = Config::from_toml(r#"
+//!     max_payload_bytes = 65536
+//!
+//!     [quarantine]
+//!     max_count = 5000
+//!     max_age = "24h"
+//!
+//!     [rate_limit]
+//!     requests = 600
+//!     window = "1m"
+//!     block = "0s"    # no block penalty
+//! "#).unwrap();
+//! assert_eq!(config.quarantine.max_age, Some(Duration::from_secs(86_400)));
+//!
+//! let typo = Config::from_toml("[quarantine]\nmax_cuont = 5").unwrap_err();
+//! assert!(typo.to_string().contains("max_cuont"));
+//! ```
+//!
+//! Durations are written as a whole number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h`, `d`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use governor::Quota;
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES};
+use crate::error::ConfigError;
+
+/// Everything a [`Tracehound`](crate::Tracehound) can be configured with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Canonical JSON form evidence is hashed in. Default: RFC 8785 (`"jcs"`); use
+    /// `"tracehound-js"` to match signatures computed by the TypeScript library.
+    pub canonical_form: CanonicalForm,
+    /// Largest canonical payload quarantined, in bytes; larger threats are answered
+    /// [`PayloadTooLarge`](crate::Outcome::PayloadTooLarge). Default 1,000,000; at most 64 MiB
+    /// and at most `quarantine.max_bytes`.
+    pub max_payload_bytes: usize,
+    /// Deepest nesting of arrays and objects in a threat payload. Default 128 (deeper than
+    /// anything serde_json parses by default); at most 256.
+    pub max_depth: usize,
+    /// The evidence buffer.
+    pub quarantine: QuarantineConfig,
+    /// Per-source rate limiting.
+    pub rate_limit: RateLimitConfig,
+    /// Event subscriptions.
+    pub events: EventsConfig,
+    /// Background housekeeping.
+    pub maintenance: MaintenanceConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            canonical_form: CanonicalForm::Jcs,
+            max_payload_bytes: 1_000_000,
+            max_depth: 128,
+            quarantine: QuarantineConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            events: EventsConfig::default(),
+            maintenance: MaintenanceConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a TOML document. Unknown keys are errors, so a misspelt option
+    /// is reported rather than silently ignored.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a TOML file.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Checks every field against its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_payload_bytes == 0 || self.max_payload_bytes > MAX_PAYLOAD_BYTES {
+            return Err(ConfigError::invalid(
+                "max_payload_bytes",
+                format!("must be between 1 and {MAX_PAYLOAD_BYTES}"),
+            ));
+        }
+        if self.max_payload_bytes > self.quarantine.max_bytes {
+            return Err(ConfigError::invalid(
+                "max_payload_bytes",
+                "must not exceed quarantine.max_bytes, or a single payload could never be kept",
+            ));
+        }
+        if self.max_depth == 0 || self.max_depth > MAX_DEPTH {
+            return Err(ConfigError::invalid(
+                "max_depth",
+                format!("must be between 1 and {MAX_DEPTH}"),
+            ));
+        }
+        self.quarantine.validate()?;
+        self.rate_limit.validate()?;
+        self.events.validate()?;
+        self.maintenance.validate()
+    }
+}
+
+/// The evidence buffer's bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct QuarantineConfig {
+    /// Most pieces of evidence held. Default 10,000; at most 10,000,000.
+    pub max_count: usize,
+    /// Most payload bytes held. Default 100,000,000.
+    pub max_bytes: usize,
+    /// Evidence older than this (by capture time) is removed by maintenance and recorded as
+    /// expired. Default: none (evidence stays until evicted or removed).
+    #[serde(with = "option_duration_text", skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<Duration>,
+}
+
+impl Default for QuarantineConfig {
+    fn default() -> Self {
+        Self {
+            max_count: 10_000,
+            max_bytes: 100_000_000,
+            max_age: None,
+        }
+    }
+}
+
+impl QuarantineConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_count == 0 || self.max_count > 10_000_000 {
+            return Err(ConfigError::invalid(
+                "quarantine.max_count",
+                "must be between 1 and 10000000",
+            ));
+        }
+        if self.max_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "quarantine.max_bytes",
+                "must be at least 1",
+            ));
+        }
+        if self.max_age == Some(Duration::ZERO) {
+            return Err(ConfigError::invalid(
+                "quarantine.max_age",
+                "must be longer than zero; leave it out to keep evidence until evicted",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Per-source rate limiting (GCRA): a source may send `burst` requests at once and then one
+/// every `window / requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RateLimitConfig {
+    /// Whether requests are rate limited at all. Default true.
+    pub enabled: bool,
+    /// Requests allowed per `window`. Default 100.
+    pub requests: u32,
+    /// The window `requests` are counted over. Default 60 s.
+    #[serde(with = "duration_text")]
+    pub window: Duration,
+    /// Requests a source may send at once. Default: `requests`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+    /// How long a source that exhausts its quota is refused outright. Default 300 s; zero
+    /// for no penalty (the source is then refused only until its next request is due).
+    #[serde(with = "duration_text")]
+    pub block: Duration,
+    /// Most sources tracked at once; past it, the least recently seen source is forgotten.
+    /// Default 100,000; at most 100,000,000.
+    pub max_keys: usize,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            requests: 100,
+            window: Duration::from_secs(60),
+            burst: None,
+            block: Duration::from_secs(300),
+            max_keys: 100_000,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// Rate limiting switched off: every source passes step 1 of the pipeline.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// The governor quota; fails if the emission interval rounds to zero.
+    pub(crate) fn quota(&self) -> Result<Quota, ConfigError> {
+        let interval = self
+            .window
+            .checked_div(self.requests)
+            .filter(|i| !i.is_zero())
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "rate_limit.requests",
+                    "must be at least 1 and at most one per nanosecond of `window`",
+                )
+            })?;
+        let burst = std::num::NonZeroU32::new(self.burst.unwrap_or(self.requests))
+            .ok_or_else(|| ConfigError::invalid("rate_limit.burst", "must be at least 1"))?;
+        Quota::with_period(interval)
+            .map(|q| q.allow_burst(burst))
+            .ok_or_else(|| ConfigError::invalid("rate_limit.window", "must be longer than zero"))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let quota = self.quota()?;
+        // governor keeps time as u64 nanoseconds: keep the burst tolerance plus the penalty
+        // far from overflow (a century is more than any sane setting).
+        const CENTURY_NANOS: u128 = 100 * 365 * 86_400 * 1_000_000_000;
+        let tolerance =
+            quota.replenish_interval().as_nanos() * u128::from(quota.burst_size().get());
+        if tolerance + self.block.as_nanos() > CENTURY_NANOS {
+            return Err(ConfigError::invalid(
+                "rate_limit.burst",
+                "burst times the request interval, plus block, must stay under 100 years",
+            ));
+        }
+        if self.max_keys == 0 || self.max_keys > 100_000_000 {
+            return Err(ConfigError::invalid(
+                "rate_limit.max_keys",
+                "must be between 1 and 100000000",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Event subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EventsConfig {
+    /// Most subscriptions open at once. Default 16; at most 1,024.
+    pub max_subscribers: usize,
+    /// Largest queue one subscription may ask for, in events. Default 65,536; at most
+    /// 1,048,576.
+    pub max_queue: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            max_subscribers: 16,
+            max_queue: 65_536,
+        }
+    }
+}
+
+impl EventsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_subscribers == 0 || self.max_subscribers > 1024 {
+            return Err(ConfigError::invalid(
+                "events.max_subscribers",
+                "must be between 1 and 1024",
+            ));
+        }
+        if self.max_queue == 0 || self.max_queue > 1 << 20 {
+            return Err(ConfigError::invalid(
+                "events.max_queue",
+                "must be between 1 and 1048576",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Background housekeeping: expiring evidence past `quarantine.max_age` and forgetting idle
+/// rate-limit keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MaintenanceConfig {
+    /// How often a thread owned by the [`Tracehound`](crate::Tracehound) runs maintenance.
+    /// Default 1 s. Zero starts no thread; call
+    /// [`Tracehound::maintain`](crate::Tracehound::maintain) yourself then.
+    #[serde(with = "duration_text")]
+    pub interval: Duration,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl MaintenanceConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let allowed = Duration::from_millis(10)..=Duration::from_secs(86_400);
+        if !self.interval.is_zero() && !allowed.contains(&self.interval) {
+            return Err(ConfigError::invalid(
+                "maintenance.interval",
+                "must be zero (no thread) or between 10ms and 1d",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Durations as text: a whole number and a unit.
+pub(crate) mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    const UNITS: [(&str, u128); 7] = [
+        ("d", 86_400_000_000_000),
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+    ];
+
+    pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("`{text}` has no unit (ns, us, ms, s, m, h, d)"))?;
+        let (number, unit) = text.split_at(split);
+        let count: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` does not start with a whole number"))?;
+        let (_, nanos_per) = UNITS
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .ok_or_else(|| format!("`{unit}` is not a unit (ns, us, ms, s, m, h, d)"))?;
+        let nanos = u128::from(count) * nanos_per;
+        let secs = u64::try_from(nanos / 1_000_000_000)
+            .map_err(|_| format!("`{text}` is too long a duration"))?;
+        Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+    }
+
+    pub(crate) fn format(duration: Duration) -> String {
+        let nanos = duration.as_nanos();
+        let (unit, per) = UNITS
+            .iter()
+            .find(|(_, per)| nanos % per == 0)
+            .copied()
+            .unwrap_or(("ns", 1));
+        format!("{}{unit}", nanos / per)
+    }
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*d))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(D::Error::custom)
+    }
+}
+
+/// Optional durations as text.
+pub(crate) mod option_duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    use super::duration_text;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration_text::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        duration_text::parse(&text)
+            .map(Some)
+            .map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_toml() {
+        let config = Config::default();
+        config.validate().unwrap();
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(Config::from_toml(&text).unwrap(), config);
+
+        let mut with_age = Config::default();
+        with_age.quarantine.max_age = Some(Duration::from_secs(90));
+        let text = toml::to_string(&with_age).unwrap();
+        assert!(text.contains("max_age = \"90s\""), "{text}");
+        assert_eq!(Config::from_toml(&text).unwrap(), with_age);
+    }
+
+    #[test]
+    fn durations_parse_and_format() {
+        use duration_text::{format, parse};
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse(" 2d "), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse("7ns"), Ok(Duration::from_nanos(7)));
+        for bad in [
+            "",
+            "10",
+            "ms",
+            "1.5s",
+            "-1s",
+            "3 weeks",
+            "99999999999999999999d",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(format(Duration::from_secs(3600)), "1h");
+        assert_eq!(format(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format(Duration::ZERO), "0d");
+        assert_eq!(parse(&format(Duration::new(5, 7))), Ok(Duration::new(5, 7)));
+    }
+
+    fn field_of(text: &str) -> &'static str {
+        match Config::from_toml(text) {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("expected a field error for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_their_field() {
+        assert_eq!(field_of("max_payload_bytes = 0"), "max_payload_bytes");
+        assert_eq!(
+            field_of("max_payload_bytes = 2000\n[quarantine]\nmax_bytes = 1000"),
+            "max_payload_bytes"
+        );
+        assert_eq!(field_of("max_depth = 0"), "max_depth");
+        assert_eq!(field_of("max_depth = 257"), "max_depth");
+        assert_eq!(
+            field_of("[quarantine]\nmax_count = 0"),
+            "quarantine.max_count"
+        );
+        assert_eq!(
+            field_of("[quarantine]\nmax_age = \"0s\""),
+            "quarantine.max_age"
+        );
+        assert_eq!(
+            field_of("[rate_limit]\nrequests = 0"),
+            "rate_limit.requests"
+        );
+        assert_eq!(
+            field_of("[rate_limit]\nrequests = 1000\nwindow = \"100ns\""),
+            "rate_limit.requests"
+        );
+        assert_eq!(field_of("[rate_limit]\nburst = 0"), "rate_limit.burst");
+        assert_eq!(
+            field_of("[rate_limit]\nrequests = 1\nwindow = \"365d\"\nburst = 1000"),
+            "rate_limit.burst"
+        );
+        assert_eq!(
+            field_of("[rate_limit]\nmax_keys = 0"),
+            "rate_limit.max_keys"
+        );
+        assert_eq!(
+            field_of("[events]\nmax_subscribers = 0"),
+            "events.max_subscribers"
+        );
+        assert_eq!(field_of("[events]\nmax_queue = 0"), "events.max_queue");
+        assert_eq!(
+            field_of("[maintenance]\ninterval = \"1ms\""),
+            "maintenance.interval"
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_key() {
+        for (text, needle) in [
+            ("nonsense = 1", "nonsense"),
+            ("[rate_limit]\nwindow = 60", "window"),
+            ("[rate_limit]\nwindow = \"60\"", "unit"),
+            ("canonical_form = \"xml\"", "canonical_form"),
+        ] {
+            let err = Config::from_toml(text).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Parse { .. }) && err.to_string().contains(needle),
+                "{text:?} gave {err}"
+            );
+        }
+        assert_eq!(
+            Config::from_toml("canonical_form = \"ts\"")
+                .unwrap()
+                .canonical_form,
+            CanonicalForm::TracehoundJs
+        );
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let err = Config::from_toml_file("/nonexistent/tracehound.toml").unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/tracehound.toml"));
+    }
+}

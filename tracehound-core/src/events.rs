@@ -1,0 +1,314 @@
+//! Events: what happened, for whoever subscribed, without ever slowing the request path.
+//!
+//! Each subscription has its own bounded queue. Publishing never waits: when a queue is full
+//! the event is dropped for that subscriber and counted, both on the
+//! [`Subscription`] and in the [`Snapshot`](crate::Snapshot).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use parking_lot::RwLock;
+
+use crate::clock::Timestamp;
+use crate::error::Error;
+use crate::quarantine::{EvictionCause, PurgeReason, Receipt};
+use crate::scent::{Category, Severity, SourceKey};
+use crate::signature::Signature;
+
+/// One event, numbered in publication order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    id: u64,
+    at: Timestamp,
+    kind: EventKind,
+}
+
+impl Event {
+    /// Sequence number, increasing across all events of one [`Tracehound`](crate::Tracehound).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// When it was published, by tracehound's clock.
+    pub fn at(&self) -> Timestamp {
+        self.at
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> &EventKind {
+        &self.kind
+    }
+
+    /// Takes what happened.
+    pub fn into_kind(self) -> EventKind {
+        self.kind
+    }
+}
+
+/// What happened. Events carry signatures, hashes, sizes and source keys, never payloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A scent arrived with a threat signal (published before it is encoded).
+    ThreatDetected {
+        /// Who sent it.
+        source: SourceKey,
+        /// The detector's category.
+        category: Category,
+        /// The detector's severity.
+        severity: Severity,
+    },
+    /// New evidence was kept.
+    EvidenceQuarantined(Receipt),
+    /// Evidence was removed to make room.
+    EvidenceEvicted {
+        /// The evidence as it was held.
+        evidence: Receipt,
+        /// Which cap required it.
+        cause: EvictionCause,
+        /// The audit leaf recording it.
+        audit_leaf: u64,
+    },
+    /// New evidence ranked below everything that would have had to make room, so it was not
+    /// kept (and nothing was evicted for it).
+    EvidenceDropped {
+        /// Its signature.
+        signature: Signature,
+        /// Its severity.
+        severity: Severity,
+        /// Its size in bytes.
+        size: usize,
+    },
+    /// Evidence was neutralized (by `neutralize` or `flush`).
+    EvidenceNeutralized {
+        /// The evidence as it was held.
+        evidence: Receipt,
+        /// The audit leaf recording it.
+        audit_leaf: u64,
+    },
+    /// Evidence was purged.
+    EvidencePurged {
+        /// The evidence as it was held.
+        evidence: Receipt,
+        /// Why.
+        reason: PurgeReason,
+        /// The audit leaf recording it.
+        audit_leaf: u64,
+    },
+    /// Evidence was replaced by other evidence.
+    EvidenceReplaced {
+        /// The evidence as it was held.
+        evidence: Receipt,
+        /// The audit leaf recording it.
+        audit_leaf: u64,
+    },
+    /// Evidence outlived the configured maximum age.
+    EvidenceExpired {
+        /// The evidence as it was held.
+        evidence: Receipt,
+        /// The audit leaf recording it.
+        audit_leaf: u64,
+    },
+    /// A request was refused by the rate limiter.
+    RateLimitExceeded {
+        /// Who sent it.
+        source: SourceKey,
+        /// When the source may send again.
+        retry_after: Duration,
+    },
+    /// `intercept` failed inside tracehound; the request was answered
+    /// [`Outcome::Error`](crate::Outcome::Error) and should pass.
+    InterceptFailed {
+        /// The failure.
+        error: Error,
+    },
+}
+
+/// A bounded queue of events from one [`Tracehound`](crate::Tracehound).
+///
+/// Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: Receiver<Event>,
+    dropped: Arc<AtomicU64>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Subscription {
+    /// The next event, waiting for one; `None` once the `Tracehound` is gone and the queue is
+    /// empty.
+    pub fn recv(&self) -> Option<Event> {
+        self.receiver.recv().ok()
+    }
+
+    /// The next event if one is queued.
+    pub fn try_recv(&self) -> Option<Event> {
+        match self.receiver.try_recv() {
+            Ok(event) => Some(event),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+        }
+    }
+
+    /// The next event, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        match self.receiver.recv_timeout(timeout) {
+            Ok(event) => Some(event),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Every event queued now, without waiting.
+    pub fn drain(&self) -> impl Iterator<Item = Event> + '_ {
+        self.receiver.try_iter()
+    }
+
+    /// Events queued now.
+    pub fn len(&self) -> usize {
+        self.receiver.len()
+    }
+
+    /// Whether no event is queued.
+    pub fn is_empty(&self) -> bool {
+        self.receiver.is_empty()
+    }
+
+    /// Events this subscription lost because its queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    sender: Sender<Event>,
+    dropped: Arc<AtomicU64>,
+    /// Set when the [`Subscription`] is dropped.
+    closed: Arc<AtomicBool>,
+}
+
+impl Subscriber {
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// Event counters for the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct BusCounts {
+    pub(crate) subscribers: usize,
+    pub(crate) published: u64,
+    pub(crate) dropped: u64,
+}
+
+/// Fan-out to subscriptions.
+#[derive(Debug)]
+pub(crate) struct EventBus {
+    subscribers: RwLock<Vec<Subscriber>>,
+    active: AtomicUsize,
+    next_id: AtomicU64,
+    dropped: AtomicU64,
+    max_subscribers: usize,
+    max_queue: usize,
+}
+
+impl EventBus {
+    pub(crate) fn new(max_subscribers: usize, max_queue: usize) -> Self {
+        Self {
+            subscribers: RwLock::new(Vec::new()),
+            active: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            max_subscribers,
+            max_queue,
+        }
+    }
+
+    /// Whether anyone listens; callers skip building events when not.
+    pub(crate) fn wanted(&self) -> bool {
+        self.active.load(Ordering::Relaxed) > 0
+    }
+
+    pub(crate) fn subscribe(&self, capacity: usize) -> Result<Subscription, Error> {
+        if capacity == 0 || capacity > self.max_queue {
+            return Err(Error::InvalidSubscriberCapacity {
+                max: self.max_queue,
+            });
+        }
+        let mut subscribers = self.subscribers.write();
+        subscribers.retain(|s| !s.is_closed());
+        if subscribers.len() >= self.max_subscribers {
+            self.active.store(subscribers.len(), Ordering::Relaxed);
+            return Err(Error::TooManySubscribers {
+                max: self.max_subscribers,
+            });
+        }
+        let (sender, receiver) = crossbeam_channel::bounded(capacity);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let closed = Arc::new(AtomicBool::new(false));
+        subscribers.push(Subscriber {
+            sender,
+            dropped: Arc::clone(&dropped),
+            closed: Arc::clone(&closed),
+        });
+        self.active.store(subscribers.len(), Ordering::Relaxed);
+        Ok(Subscription {
+            receiver,
+            dropped,
+            closed,
+        })
+    }
+
+    /// Offers each event to every subscriber without waiting.
+    pub(crate) fn publish(&self, at: Timestamp, kinds: impl IntoIterator<Item = EventKind>) {
+        if !self.wanted() {
+            return;
+        }
+        let mut saw_gone = false;
+        {
+            let subscribers = self.subscribers.read();
+            for kind in kinds {
+                let event = Event {
+                    id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                    at,
+                    kind,
+                };
+                for subscriber in subscribers.iter() {
+                    match subscriber.sender.try_send(event.clone()) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => {
+                            subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                            self.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(TrySendError::Disconnected(_)) => saw_gone = true,
+                    }
+                }
+            }
+        }
+        if saw_gone {
+            self.prune();
+        }
+    }
+
+    /// Forgets subscriptions whose receiver was dropped.
+    pub(crate) fn prune(&self) {
+        let mut subscribers = self.subscribers.write();
+        subscribers.retain(|s| !s.is_closed());
+        self.active.store(subscribers.len(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn counts(&self) -> BusCounts {
+        BusCounts {
+            subscribers: self.active.load(Ordering::Relaxed),
+            published: self.next_id.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}

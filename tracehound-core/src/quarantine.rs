@@ -1,0 +1,583 @@
+//! The quarantine: a bounded buffer of evidence, deduplicated by signature, that evicts the
+//! lowest priority first.
+//!
+//! Priority is (severity, capture time, insertion order): a low-severity item goes before any
+//! higher one, and among equals the oldest goes first. Both indexes are ordered trees, so an
+//! insert, an eviction or a removal costs O(log n) whatever the fill. New evidence that would
+//! itself be the first victim is not kept and evicts nothing ([`Outcome::Dropped`]).
+//!
+//! Every change is written to the audit log by the same call that makes it, under the same
+//! lock, so the log's order is the quarantine's order.
+//!
+//! [`Outcome::Dropped`]: crate::Outcome::Dropped
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use tracehound_codec::Digest;
+use zeroize::Zeroize;
+
+use crate::audit::{AuditLog, Record, RecordType};
+use crate::clock::Timestamp;
+use crate::error::Error;
+use crate::events::EventKind;
+use crate::scent::{Severity, SourceKey};
+use crate::signature::Signature;
+
+/// An immutable copy of what the quarantine holds about one piece of evidence: never a
+/// handle into the buffer, so nothing a caller does with it can disturb the quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    signature: Signature,
+    size: usize,
+    severity: Severity,
+    captured: Timestamp,
+    source: SourceKey,
+    audit_leaf: u64,
+}
+
+impl Receipt {
+    /// The evidence signature.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// SHA-256 of the canonical payload.
+    pub fn evidence_hash(&self) -> &Digest {
+        self.signature.digest()
+    }
+
+    /// Bytes stored for this evidence: the length of its canonical payload.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Severity given by the detector.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    /// Capture time (never later than the moment it was quarantined).
+    pub fn captured(&self) -> Timestamp {
+        self.captured
+    }
+
+    /// Source key of the scent it came from.
+    pub fn source(&self) -> &SourceKey {
+        &self.source
+    }
+
+    /// Index of the audit leaf that recorded its entry into the quarantine.
+    pub fn audit_leaf(&self) -> u64 {
+        self.audit_leaf
+    }
+}
+
+/// Evidence taken out of the quarantine by an operation, with the audit leaf recording it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    evidence: Receipt,
+    audit_leaf: u64,
+}
+
+impl Removed {
+    /// The evidence as it was held.
+    pub fn evidence(&self) -> &Receipt {
+        &self.evidence
+    }
+
+    /// Index of the audit leaf that recorded the removal.
+    pub fn audit_leaf(&self) -> u64 {
+        self.audit_leaf
+    }
+}
+
+/// Why evidence was purged; recorded in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PurgeReason {
+    /// Its analysis timed out.
+    Timeout,
+    /// Its analysis failed.
+    Error,
+    /// Its handling was abandoned.
+    Abort,
+    /// A panic policy discarded it.
+    Panic,
+    /// A data-subject or legal erasure request.
+    Erasure,
+    /// An operator removed it.
+    Manual,
+}
+
+impl PurgeReason {
+    /// The code written in audit records.
+    pub const fn code(self) -> u8 {
+        match self {
+            PurgeReason::Timeout => 1,
+            PurgeReason::Error => 2,
+            PurgeReason::Abort => 3,
+            PurgeReason::Panic => 4,
+            PurgeReason::Erasure => 5,
+            PurgeReason::Manual => 6,
+        }
+    }
+}
+
+/// Why a removal happened, as the quarantine records it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Removal {
+    Neutralized { flush: bool },
+    Purged(PurgeReason),
+    Replaced { by: Digest },
+    Expired,
+}
+
+/// Which cap made an eviction necessary; the audit reason code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvictionCause {
+    /// The buffer held `max_count` pieces of evidence.
+    Count,
+    /// The buffer would have held more than `max_bytes`.
+    Bytes,
+}
+
+impl EvictionCause {
+    fn code(self) -> u8 {
+        match self {
+            EvictionCause::Count => 1,
+            EvictionCause::Bytes => 2,
+        }
+    }
+}
+
+/// New evidence, ready to be inserted.
+#[derive(Debug)]
+pub(crate) struct Candidate<'a> {
+    pub(crate) signature: Signature,
+    pub(crate) bytes: &'a [u8],
+    pub(crate) severity: Severity,
+    pub(crate) captured: Timestamp,
+    pub(crate) source: &'a SourceKey,
+}
+
+/// What an insert did.
+#[derive(Debug)]
+pub(crate) enum Inserted {
+    Kept(Receipt),
+    Duplicate(Signature),
+    Dropped(Signature),
+}
+
+/// Events collected while the lock is held, published after it is released. Collects
+/// nothing (and allocates nothing) when no one is subscribed.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub(crate) wanted: bool,
+    pub(crate) events: Vec<EventKind>,
+}
+
+impl Changes {
+    fn push(&mut self, make: impl FnOnce() -> EventKind) {
+        if self.wanted {
+            self.events.push(make());
+        }
+    }
+}
+
+/// Per-severity counters, indexed by [`Severity::rank`].
+pub(crate) type SeverityCounts = [usize; 4];
+
+/// Evidence bytes, wiped when dropped: payloads can carry a victim's data (a password in a
+/// form, a token in a header), and freed memory is not a place to leave it.
+struct EvidenceBytes(Box<[u8]>);
+
+impl Drop for EvidenceBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for EvidenceBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EvidenceBytes({} bytes)", self.0.len())
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    bytes: EvidenceBytes,
+    receipt: Receipt,
+    seq: u64,
+}
+
+impl Entry {
+    fn priority(&self) -> Priority {
+        Priority {
+            severity: self.receipt.severity,
+            captured: self.receipt.captured,
+            seq: self.seq,
+        }
+    }
+}
+
+/// Eviction order: lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Priority {
+    severity: Severity,
+    captured: Timestamp,
+    seq: u64,
+}
+
+/// The buffer. Not synchronized: the facade holds it behind one lock with the audit log.
+#[derive(Debug)]
+pub(crate) struct Quarantine {
+    entries: HashMap<Signature, Entry>,
+    by_priority: BTreeMap<Priority, Signature>,
+    /// (capture time, seq) index for expiry; kept only when a maximum age is configured.
+    by_age: Option<BTreeMap<(Timestamp, u64), Signature>>,
+    bytes: usize,
+    by_severity: SeverityCounts,
+    next_seq: u64,
+    max_count: usize,
+    max_bytes: usize,
+}
+
+impl Quarantine {
+    pub(crate) fn new(max_count: usize, max_bytes: usize, expires: bool) -> Self {
+        Self {
+            entries: HashMap::new(),
+            by_priority: BTreeMap::new(),
+            by_age: expires.then(BTreeMap::new),
+            bytes: 0,
+            by_severity: [0; 4],
+            next_seq: 0,
+            max_count,
+            max_bytes,
+        }
+    }
+
+    pub(crate) fn contains(&self, signature: &Signature) -> bool {
+        self.entries.contains_key(signature)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn by_severity(&self) -> SeverityCounts {
+        self.by_severity
+    }
+
+    pub(crate) fn get(&self, signature: &Signature) -> Option<Receipt> {
+        self.entries.get(signature).map(|e| e.receipt.clone())
+    }
+
+    /// Every receipt, highest priority first (the reverse of eviction order).
+    pub(crate) fn list(&self) -> Vec<Receipt> {
+        self.by_priority
+            .values()
+            .rev()
+            .filter_map(|sig| self.get(sig))
+            .collect()
+    }
+
+    /// Checks that held evidence still hashes to its signature.
+    pub(crate) fn verify(&self, signature: &Signature) -> Result<Receipt, Error> {
+        let entry = self.entries.get(signature).ok_or(Error::NotFound)?;
+        if Digest::of(&entry.bytes.0) == *signature.digest()
+            && entry.bytes.0.len() == entry.receipt.size
+        {
+            Ok(entry.receipt.clone())
+        } else {
+            Err(Error::EvidenceCorrupted)
+        }
+    }
+
+    /// Inserts new evidence, evicting lower-priority evidence to stay within both caps.
+    pub(crate) fn insert(
+        &mut self,
+        candidate: Candidate<'_>,
+        now: Timestamp,
+        log: &mut AuditLog,
+        changes: &mut Changes,
+    ) -> Inserted {
+        if self.contains(&candidate.signature) {
+            return Inserted::Duplicate(candidate.signature);
+        }
+        let size = candidate.bytes.len();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let priority = Priority {
+            severity: candidate.severity,
+            captured: candidate.captured,
+            seq,
+        };
+        let plan = self.plan_evictions(size, priority);
+
+        let record = |kind, reason| Record {
+            kind,
+            time: now,
+            signature: &candidate.signature,
+            size: size as u64,
+            severity: candidate.severity,
+            reason,
+            digest: None,
+        };
+        let Some(victims) = plan.victims else {
+            // Lower priority than everything that would have to make room: not kept, and
+            // nothing is evicted for it.
+            log.append(&record(RecordType::Quarantined, 0));
+            log.append(&record(RecordType::Dropped, plan.cause.code()));
+            changes.push(|| EventKind::EvidenceDropped {
+                signature: candidate.signature.clone(),
+                severity: candidate.severity,
+                size,
+            });
+            return Inserted::Dropped(candidate.signature);
+        };
+        for i in 0..victims {
+            let cause = if i < plan.need_count {
+                EvictionCause::Count
+            } else {
+                EvictionCause::Bytes
+            };
+            if let Some((_, sig)) = self.by_priority.pop_first() {
+                self.take(&sig, log, changes, |evidence, audit_leaf| {
+                    (
+                        Record {
+                            kind: RecordType::Evicted,
+                            reason: cause.code(),
+                            ..record_of(evidence, now)
+                        },
+                        EventKind::EvidenceEvicted {
+                            evidence: evidence.clone(),
+                            cause,
+                            audit_leaf,
+                        },
+                    )
+                });
+            }
+        }
+        let audit_leaf = log.append(&record(RecordType::Quarantined, 0));
+        let receipt = Receipt {
+            signature: candidate.signature.clone(),
+            size,
+            severity: candidate.severity,
+            captured: candidate.captured,
+            source: candidate.source.clone(),
+            audit_leaf,
+        };
+        self.by_priority
+            .insert(priority, candidate.signature.clone());
+        if let Some(by_age) = &mut self.by_age {
+            by_age.insert((candidate.captured, seq), candidate.signature.clone());
+        }
+        self.bytes += size;
+        self.by_severity[usize::from(candidate.severity.rank())] += 1;
+        self.entries.insert(
+            candidate.signature,
+            Entry {
+                bytes: EvidenceBytes(candidate.bytes.into()),
+                receipt: receipt.clone(),
+                seq,
+            },
+        );
+        changes.push(|| EventKind::EvidenceQuarantined(receipt.clone()));
+        Inserted::Kept(receipt)
+    }
+
+    /// How many of the lowest-priority entries must go to admit `size` bytes at `priority`;
+    /// `victims` is `None` when the newcomer would be the first to go.
+    fn plan_evictions(&self, size: usize, priority: Priority) -> EvictionPlan {
+        let need_count = (self.entries.len() + 1).saturating_sub(self.max_count);
+        let need_bytes = (self.bytes + size).saturating_sub(self.max_bytes);
+        let cause = if need_count > 0 {
+            EvictionCause::Count
+        } else {
+            EvictionCause::Bytes
+        };
+        let mut plan = EvictionPlan {
+            victims: Some(0),
+            need_count,
+            cause,
+        };
+        let (mut count, mut bytes) = (0usize, 0usize);
+        let mut lowest = self.by_priority.iter();
+        while count < need_count || bytes < need_bytes {
+            match lowest.next() {
+                Some((victim, sig)) if *victim < priority => {
+                    count += 1;
+                    bytes += self.entries.get(sig).map_or(0, |e| e.receipt.size);
+                }
+                _ => {
+                    plan.victims = None;
+                    return plan;
+                }
+            }
+        }
+        plan.victims = Some(count);
+        plan
+    }
+
+    /// Removes one piece of evidence for `removal`; `None` if it is not held.
+    pub(crate) fn remove(
+        &mut self,
+        signature: &Signature,
+        removal: Removal,
+        now: Timestamp,
+        log: &mut AuditLog,
+        changes: &mut Changes,
+    ) -> Option<Removed> {
+        let priority = self.entries.get(signature)?.priority();
+        self.by_priority.remove(&priority);
+        self.take(signature, log, changes, |evidence, audit_leaf| {
+            let base = record_of(evidence, now);
+            let (record, event) = match removal {
+                Removal::Neutralized { flush } => (
+                    Record {
+                        kind: RecordType::Neutralized,
+                        reason: u8::from(flush),
+                        ..base
+                    },
+                    EventKind::EvidenceNeutralized {
+                        evidence: evidence.clone(),
+                        audit_leaf,
+                    },
+                ),
+                Removal::Purged(reason) => (
+                    Record {
+                        kind: RecordType::Purged,
+                        reason: reason.code(),
+                        ..base
+                    },
+                    EventKind::EvidencePurged {
+                        evidence: evidence.clone(),
+                        reason,
+                        audit_leaf,
+                    },
+                ),
+                Removal::Replaced { by } => (
+                    Record {
+                        kind: RecordType::Replaced,
+                        digest: Some(by),
+                        ..base
+                    },
+                    EventKind::EvidenceReplaced {
+                        evidence: evidence.clone(),
+                        audit_leaf,
+                    },
+                ),
+                Removal::Expired => (
+                    Record {
+                        kind: RecordType::Expired,
+                        ..base
+                    },
+                    EventKind::EvidenceExpired {
+                        evidence: evidence.clone(),
+                        audit_leaf,
+                    },
+                ),
+            };
+            (record, event)
+        })
+    }
+
+    /// Neutralizes everything, lowest priority first.
+    pub(crate) fn flush(
+        &mut self,
+        now: Timestamp,
+        log: &mut AuditLog,
+        changes: &mut Changes,
+    ) -> Vec<Removed> {
+        let mut removed = Vec::with_capacity(self.entries.len());
+        while let Some((_, sig)) = self.by_priority.first_key_value() {
+            let sig = sig.clone();
+            match self.remove(
+                &sig,
+                Removal::Neutralized { flush: true },
+                now,
+                log,
+                changes,
+            ) {
+                Some(r) => removed.push(r),
+                None => break,
+            }
+        }
+        removed
+    }
+
+    /// Removes evidence captured more than `max_age` before `now`.
+    pub(crate) fn expire(
+        &mut self,
+        max_age: Duration,
+        now: Timestamp,
+        log: &mut AuditLog,
+        changes: &mut Changes,
+    ) -> Vec<Removed> {
+        let mut expired = Vec::new();
+        loop {
+            let Some(by_age) = &self.by_age else { break };
+            let Some((&(captured, _), sig)) = by_age.first_key_value() else {
+                break;
+            };
+            if captured.saturating_add(max_age) > now {
+                break;
+            }
+            let sig = sig.clone();
+            match self.remove(&sig, Removal::Expired, now, log, changes) {
+                Some(r) => expired.push(r),
+                None => break,
+            }
+        }
+        expired
+    }
+
+    /// Takes an entry out of every index except `by_priority` (the caller has removed it),
+    /// accounts for it, and records the removal with what `describe` returns.
+    fn take(
+        &mut self,
+        signature: &Signature,
+        log: &mut AuditLog,
+        changes: &mut Changes,
+        describe: impl FnOnce(&Receipt, u64) -> (Record<'_>, EventKind),
+    ) -> Option<Removed> {
+        let entry = self.entries.remove(signature)?;
+        if let Some(by_age) = &mut self.by_age {
+            by_age.remove(&(entry.receipt.captured, entry.seq));
+        }
+        self.bytes -= entry.receipt.size;
+        self.by_severity[usize::from(entry.receipt.severity.rank())] -= 1;
+        let audit_leaf = log.size();
+        let (record, event) = describe(&entry.receipt, audit_leaf);
+        log.append(&record);
+        changes.push(|| event);
+        Some(Removed {
+            evidence: entry.receipt,
+            audit_leaf,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct EvictionPlan {
+    victims: Option<usize>,
+    need_count: usize,
+    cause: EvictionCause,
+}
+
+fn record_of(evidence: &Receipt, now: Timestamp) -> Record<'_> {
+    Record {
+        kind: RecordType::Quarantined,
+        time: now,
+        signature: &evidence.signature,
+        size: evidence.size as u64,
+        severity: evidence.severity,
+        reason: 0,
+        digest: None,
+    }
+}

@@ -1,0 +1,615 @@
+//! The facade: one object that owns the whole pipeline.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use tracehound_codec::Digest;
+use zeroize::Zeroize;
+
+use crate::audit::AuditLog;
+use crate::canonical::{self, CanonicalForm, Limits};
+use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::config::{Config, QuarantineConfig, RateLimitConfig};
+use crate::error::{ConfigError, Error};
+use crate::events::{EventBus, EventKind, Subscription};
+use crate::quarantine::{
+    Candidate, Changes, Inserted, PurgeReason, Quarantine, Receipt, Removal, Removed,
+};
+use crate::rate_limit::{RateLimiter, Verdict};
+use crate::scent::{Scent, ThreatSignal};
+use crate::signature::Signature;
+use crate::snapshot::{
+    AuditStats, EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts,
+    Snapshot,
+};
+
+/// What `intercept` decided. Tracehound never classifies: a scent without a threat signal is
+/// always `Clean` (unless its source is rate limited).
+///
+/// Suggested HTTP mapping: `RateLimited` → 429 with `Retry-After`; `PayloadTooLarge` → 413;
+/// `Quarantined`, `Ignored` and `Dropped` → 403; `Clean` and `Error` → pass the request on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// No threat signal: let it through.
+    Clean,
+    /// The source exceeded its quota; it may send again after `retry_after`.
+    RateLimited {
+        /// Exact time until the source's next request would be accepted.
+        retry_after: Duration,
+    },
+    /// A threat whose canonical payload is over the configured limit; not quarantined.
+    PayloadTooLarge {
+        /// The configured `max_payload_bytes`.
+        limit: usize,
+    },
+    /// A threat already held in quarantine under this signature; a known threat.
+    Ignored {
+        /// The signature of the held evidence.
+        signature: Signature,
+    },
+    /// New evidence, now held.
+    Quarantined(Receipt),
+    /// New evidence ranked below everything that would have had to make room, so it was not
+    /// kept. Still a threat.
+    Dropped {
+        /// Its signature.
+        signature: Signature,
+    },
+    /// Tracehound failed internally; the request should pass (fail-open). Counted and
+    /// published as an [`EventKind::InterceptFailed`] event.
+    Error(Error),
+}
+
+impl Outcome {
+    fn index(&self) -> usize {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::RateLimited { .. } => 1,
+            Outcome::PayloadTooLarge { .. } => 2,
+            Outcome::Ignored { .. } => 3,
+            Outcome::Quarantined(_) => 4,
+            Outcome::Dropped { .. } => 5,
+            Outcome::Error(_) => 6,
+        }
+    }
+}
+
+impl From<Inserted> for Outcome {
+    fn from(inserted: Inserted) -> Self {
+        match inserted {
+            Inserted::Kept(receipt) => Outcome::Quarantined(receipt),
+            Inserted::Duplicate(signature) => Outcome::Ignored { signature },
+            Inserted::Dropped(signature) => Outcome::Dropped { signature },
+        }
+    }
+}
+
+/// New evidence from a scent's threat and its canonical bytes.
+fn candidate<'a>(
+    scent: &'a Scent,
+    threat: &ThreatSignal,
+    bytes: &'a [u8],
+    digest: Digest,
+    now: Timestamp,
+) -> Candidate<'a> {
+    Candidate {
+        signature: Signature::new(threat.category.clone(), digest),
+        bytes,
+        severity: threat.severity,
+        // A capture time in the future would let a caller dodge eviction and expiry.
+        captured: scent.captured().map_or(now, |at| at.min(now)),
+        source: scent.source(),
+    }
+}
+
+/// The result of [`Tracehound::replace`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    removed: Removed,
+    outcome: Outcome,
+}
+
+impl Replacement {
+    /// The evidence that was replaced.
+    pub fn removed(&self) -> &Removed {
+        &self.removed
+    }
+
+    /// What happened to the replacement: [`Outcome::Quarantined`], [`Outcome::Ignored`] (it
+    /// was already held) or [`Outcome::Dropped`].
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Maintenance {
+    /// Evidence removed for outliving `quarantine.max_age`.
+    pub expired: usize,
+    /// Idle rate-limit keys forgotten.
+    pub keys_forgotten: usize,
+}
+
+/// The runtime security buffer: rate limiting, quarantine, audit log and events behind one
+/// `Send + Sync` object. Cloning is cheap and shares everything.
+///
+/// ```
+/// use serde_json::json;
+/// use tracehound::{Category, Outcome, Scent, Severity, Tracehound};
+///
+/// let th = Tracehound::builder().build().unwrap();
+/// let scent = Scent::new("203.0.113.9", json!({"q": "1 UNION SELECT password"}))
+///     .with_threat(Category::Injection, Severity::High);
+///
+/// let Outcome::Quarantined(receipt) = th.intercept(&scent) else { panic!() };
+/// assert!(matches!(th.intercept(&scent), Outcome::Ignored { .. }));
+/// assert_eq!(th.snapshot().audit.size, 1);
+/// th.neutralize(receipt.signature()).unwrap();
+/// assert_eq!(th.snapshot().quarantine.count, 0);
+/// ```
+#[derive(Clone)]
+pub struct Tracehound {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Tracehound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracehound")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Tracehound`]; every setting has a default.
+#[derive(Debug, Default)]
+pub struct Builder {
+    config: Config,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl Builder {
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The time source (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The quarantine bounds.
+    pub fn quarantine(mut self, quarantine: QuarantineConfig) -> Self {
+        self.config.quarantine = quarantine;
+        self
+    }
+
+    /// The rate limit.
+    pub fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
+        self.config.rate_limit = rate_limit;
+        self
+    }
+
+    /// The canonical JSON form signatures are computed in.
+    pub fn canonical_form(mut self, form: CanonicalForm) -> Self {
+        self.config.canonical_form = form;
+        self
+    }
+
+    /// The largest canonical payload quarantined, in bytes.
+    pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Validates the configuration and builds the `Tracehound`, starting its maintenance
+    /// thread unless `maintenance.interval` is zero.
+    pub fn build(self) -> Result<Tracehound, ConfigError> {
+        let config = self.config;
+        config.validate()?;
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(SystemClock::new()) as Arc<dyn Clock>);
+        let limiter = if config.rate_limit.enabled {
+            Some(RateLimiter::new(&config.rate_limit, Arc::clone(&clock))?)
+        } else {
+            None
+        };
+        let interval = config.maintenance.interval;
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let inner = Arc::new(Inner {
+            limits: Limits {
+                max_bytes: config.max_payload_bytes,
+                max_depth: config.max_depth,
+            },
+            vault: Mutex::new(Vault {
+                quarantine: Quarantine::new(
+                    config.quarantine.max_count,
+                    config.quarantine.max_bytes,
+                    config.quarantine.max_age.is_some(),
+                ),
+                audit: AuditLog::default(),
+            }),
+            bus: EventBus::new(config.events.max_subscribers, config.events.max_queue),
+            outcomes: Default::default(),
+            limiter,
+            clock,
+            config,
+            _stop: stop,
+        });
+        if !interval.is_zero() {
+            spawn_maintenance(Arc::downgrade(&inner), stopped, interval)
+                .map_err(|source| ConfigError::Spawn { source })?;
+        }
+        Ok(Tracehound { inner })
+    }
+}
+
+/// Runs maintenance every `interval` until the `Tracehound` is dropped: dropping it drops the
+/// stop sender, which wakes this thread at once.
+fn spawn_maintenance(
+    inner: Weak<Inner>,
+    stopped: Receiver<()>,
+    interval: Duration,
+) -> std::io::Result<()> {
+    thread::Builder::new()
+        .name("tracehound-maintenance".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                let Some(inner) = inner.upgrade() else { break };
+                if let Err(error) = guard("maintenance", || inner.maintain()) {
+                    tracing::error!(%error, "tracehound maintenance failed");
+                }
+            }
+        })
+        .map(drop)
+}
+
+struct Inner {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    limiter: Option<RateLimiter>,
+    vault: Mutex<Vault>,
+    bus: EventBus,
+    outcomes: [AtomicU64; 7],
+    /// Dropped with the last handle; that wakes and ends the maintenance thread.
+    _stop: Sender<()>,
+}
+
+/// The quarantine and the audit log, under one lock so the log's order is the quarantine's.
+#[derive(Debug)]
+struct Vault {
+    quarantine: Quarantine,
+    audit: AuditLog,
+}
+
+/// Scratch buffers beyond this capacity are released after use rather than kept.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+thread_local! {
+    /// Canonical bytes are encoded here; copied into the quarantine only for new evidence,
+    /// and wiped after every use.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f`, turning a panic into [`Error::Internal`] so it never unwinds into the host.
+fn guard<T>(context: &'static str, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or(Err(Error::Internal { context }))
+}
+
+impl Tracehound {
+    /// A builder with the default configuration.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Decides what to do with one scent: rate limit its source, then, if it carries a threat
+    /// signal, canonicalize, sign and quarantine its payload. Never panics and never blocks
+    /// on anything but the quarantine's short critical section.
+    pub fn intercept(&self, scent: &Scent) -> Outcome {
+        let inner = &self.inner;
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| inner.intercept(scent))) {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Error(Error::Internal {
+                context: "intercept",
+            }),
+        };
+        inner.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
+        if let Outcome::Error(error) = &outcome {
+            tracing::warn!(%error, "tracehound intercept failed; request passes");
+            inner.bus.publish(
+                inner.clock.now(),
+                [EventKind::InterceptFailed {
+                    error: error.clone(),
+                }],
+            );
+        }
+        outcome
+    }
+
+    /// The receipt of held evidence.
+    pub fn get(&self, signature: &Signature) -> Option<Receipt> {
+        self.inner.vault.lock().quarantine.get(signature)
+    }
+
+    /// Re-hashes held evidence and checks it against its signature, in constant time.
+    ///
+    /// Returns its receipt when it matches; [`Error::EvidenceCorrupted`] if the bytes held
+    /// no longer hash to the signature, [`Error::NotFound`] if it is not held.
+    pub fn verify_evidence(&self, signature: &Signature) -> Result<Receipt, Error> {
+        self.inner.vault.lock().quarantine.verify(signature)
+    }
+
+    /// Receipts of all held evidence, highest priority first. Metadata only: payloads never
+    /// leave the quarantine through this API.
+    pub fn list(&self) -> Vec<Receipt> {
+        self.inner.vault.lock().quarantine.list()
+    }
+
+    /// Removes evidence whose handling is finished, recording it as neutralized.
+    pub fn neutralize(&self, signature: &Signature) -> Result<Removed, Error> {
+        self.inner
+            .remove(signature, Removal::Neutralized { flush: false })
+    }
+
+    /// Removes evidence for `reason`, recording it as purged.
+    pub fn purge(&self, signature: &Signature, reason: PurgeReason) -> Result<Removed, Error> {
+        self.inner.remove(signature, Removal::Purged(reason))
+    }
+
+    /// Atomically removes `old` (recorded as replaced, naming the replacement's hash) and
+    /// quarantines the threat in `scent`. Nothing changes if `old` is not held or the
+    /// replacement cannot be encoded.
+    pub fn replace(&self, old: &Signature, scent: &Scent) -> Result<Replacement, Error> {
+        guard("replace", || self.inner.replace(old, scent))
+    }
+
+    /// Neutralizes all held evidence, lowest priority first.
+    pub fn flush(&self) -> Result<Vec<Removed>, Error> {
+        guard("flush", || {
+            let now = self.inner.clock.now();
+            self.inner.with_vault(now, |vault, changes| {
+                Ok(vault.quarantine.flush(now, &mut vault.audit, changes))
+            })
+        })
+    }
+
+    /// Expires evidence past `quarantine.max_age` and forgets idle rate-limit keys. Runs on
+    /// the maintenance thread every `maintenance.interval`; call it directly when that is
+    /// zero.
+    pub fn maintain(&self) -> Result<Maintenance, Error> {
+        guard("maintenance", || self.inner.maintain())
+    }
+
+    /// Subscribes to events with a queue of `capacity` events. A full queue loses events
+    /// (counted in [`Subscription::dropped`]); it never slows `intercept`.
+    pub fn subscribe(&self, capacity: usize) -> Result<Subscription, Error> {
+        self.inner.bus.subscribe(capacity)
+    }
+
+    /// Every counter, at one moment.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.snapshot()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+}
+
+impl Inner {
+    fn intercept(&self, scent: &Scent) -> Outcome {
+        if let Some(limiter) = &self.limiter {
+            if let Verdict::Limited { retry_after } = limiter.check(scent.source()) {
+                if self.bus.wanted() {
+                    self.bus.publish(
+                        self.clock.now(),
+                        [EventKind::RateLimitExceeded {
+                            source: scent.source().clone(),
+                            retry_after,
+                        }],
+                    );
+                }
+                return Outcome::RateLimited { retry_after };
+            }
+        }
+        let Some(threat) = scent.threat() else {
+            return Outcome::Clean;
+        };
+        let now = self.clock.now();
+        if self.bus.wanted() {
+            self.bus.publish(
+                now,
+                [EventKind::ThreatDetected {
+                    source: scent.source().clone(),
+                    category: threat.category.clone(),
+                    severity: threat.severity,
+                }],
+            );
+        }
+        match self.encode(scent, |bytes| self.insert(scent, threat, bytes, now)) {
+            Ok(outcome) => outcome,
+            Err(Error::PayloadTooLarge { limit }) => Outcome::PayloadTooLarge { limit },
+            Err(error) => Outcome::Error(error),
+        }
+    }
+
+    /// Encodes the scent's payload into this thread's scratch buffer and hands the canonical
+    /// bytes to `then`; wipes the buffer afterwards.
+    fn encode<T>(&self, scent: &Scent, then: impl FnOnce(&[u8]) -> T) -> Result<T, Error> {
+        SCRATCH.with(|cell| {
+            let Ok(mut buf) = cell.try_borrow_mut() else {
+                return Err(Error::Internal {
+                    context: "canonical encoding (re-entered)",
+                });
+            };
+            let encoded = canonical::encode(
+                scent.payload(),
+                self.config.canonical_form,
+                self.limits,
+                &mut buf,
+            );
+            let result = encoded.map(|()| then(&buf));
+            buf.as_mut_slice().zeroize();
+            buf.clear();
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
+            result
+        })
+    }
+
+    fn insert(
+        &self,
+        scent: &Scent,
+        threat: &ThreatSignal,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Outcome {
+        let candidate = candidate(scent, threat, bytes, Digest::of(bytes), now);
+        let inserted = self.with_vault(now, |vault, changes| {
+            Ok(vault
+                .quarantine
+                .insert(candidate, now, &mut vault.audit, changes))
+        });
+        inserted.map_or_else(Outcome::Error, Outcome::from)
+    }
+
+    /// Runs `f` on the vault under its lock, then publishes the events it produced.
+    fn with_vault<T>(
+        &self,
+        now: Timestamp,
+        f: impl FnOnce(&mut Vault, &mut Changes) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut changes = Changes {
+            wanted: self.bus.wanted(),
+            events: Vec::new(),
+        };
+        let result = f(&mut self.vault.lock(), &mut changes);
+        self.bus.publish(now, changes.events);
+        result
+    }
+
+    fn remove(&self, signature: &Signature, removal: Removal) -> Result<Removed, Error> {
+        guard("remove", || {
+            let now = self.clock.now();
+            self.with_vault(now, |vault, changes| {
+                vault
+                    .quarantine
+                    .remove(signature, removal, now, &mut vault.audit, changes)
+                    .ok_or(Error::NotFound)
+            })
+        })
+    }
+
+    fn replace(&self, old: &Signature, scent: &Scent) -> Result<Replacement, Error> {
+        let threat = scent.threat().ok_or(Error::NoThreatSignal)?;
+        let now = self.clock.now();
+        self.encode(scent, |bytes| {
+            let digest = Digest::of(bytes);
+            self.with_vault(now, |vault, changes| {
+                let Vault { quarantine, audit } = vault;
+                let removed = quarantine
+                    .remove(old, Removal::Replaced { by: digest }, now, audit, changes)
+                    .ok_or(Error::NotFound)?;
+                let candidate = candidate(scent, threat, bytes, digest, now);
+                let outcome = quarantine.insert(candidate, now, audit, changes).into();
+                Ok(Replacement { removed, outcome })
+            })
+        })?
+    }
+
+    fn maintain(&self) -> Result<Maintenance, Error> {
+        let now = self.clock.now();
+        let expired = match self.config.quarantine.max_age {
+            Some(max_age) => self.with_vault(now, |vault, changes| {
+                Ok(vault
+                    .quarantine
+                    .expire(max_age, now, &mut vault.audit, changes)
+                    .len())
+            })?,
+            None => 0,
+        };
+        let keys_forgotten = self.limiter.as_ref().map_or(0, RateLimiter::sweep);
+        self.bus.prune();
+        Ok(Maintenance {
+            expired,
+            keys_forgotten,
+        })
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let (quarantine, audit) = {
+            let vault = self.vault.lock();
+            let q = &vault.quarantine;
+            let config = &self.config.quarantine;
+            let fill = (q.len() as f64 / config.max_count as f64)
+                .max(q.bytes() as f64 / config.max_bytes as f64);
+            (
+                QuarantineStats {
+                    count: q.len(),
+                    bytes: q.bytes(),
+                    max_count: config.max_count,
+                    max_bytes: config.max_bytes,
+                    by_severity: SeverityCounts::from_ranks(q.by_severity()),
+                    fill_ratio: fill.clamp(0.0, 1.0),
+                },
+                AuditStats {
+                    size: vault.audit.size(),
+                    root: vault.audit.root(),
+                    records: vault.audit.counts(),
+                },
+            )
+        };
+        let rate_limit = match &self.limiter {
+            Some(limiter) => {
+                let counts = limiter.counts();
+                RateLimitStats {
+                    enabled: true,
+                    tracked_keys: counts.tracked,
+                    blocked_keys: counts.blocked,
+                    max_keys: self.config.rate_limit.max_keys,
+                    evicted_keys: counts.evicted,
+                }
+            }
+            None => RateLimitStats::default(),
+        };
+        self.bus.prune();
+        let bus = self.bus.counts();
+        let count = |i: usize| self.outcomes[i].load(Ordering::Relaxed);
+        Snapshot {
+            taken_at: self.clock.now(),
+            outcomes: OutcomeCounts {
+                clean: count(0),
+                rate_limited: count(1),
+                payload_too_large: count(2),
+                ignored: count(3),
+                quarantined: count(4),
+                dropped: count(5),
+                error: count(6),
+            },
+            quarantine,
+            rate_limit,
+            events: EventStats {
+                subscribers: bus.subscribers,
+                published: bus.published,
+                dropped: bus.dropped,
+            },
+            audit,
+        }
+    }
+}
