@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 ///
 /// Equality is constant-time, so comparing a digest an attacker supplied with a stored one
 /// reveals nothing through timing. Ordering and hashing are by the raw bytes.
-#[derive(Clone, Copy, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialOrd, Ord)]
 pub struct Digest([u8; 32]);
 
 impl Digest {
@@ -88,6 +88,13 @@ impl PartialEq for Digest {
 }
 
 impl Eq for Digest {}
+
+// Equality is byte equality (in constant time), so hashing the bytes is consistent with it.
+impl std::hash::Hash for Digest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

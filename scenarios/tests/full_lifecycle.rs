@@ -2,6 +2,7 @@
 //! an audited purge (the TypeScript library wrote none), exact `retry_after` values.
 //! Setup as there: quarantine 100 / 10 MB, rate limit 5 per 60 s with a 300 s block,
 //! payloads up to 1 MB.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
 use std::time::Duration;
 

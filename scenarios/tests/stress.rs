@@ -9,6 +9,7 @@
 //!
 //! Setup as there: quarantine 100 / 100 MB, rate limit 10,000 per 60 s with a 1 s block,
 //! payloads up to 10 MB, 100 sources, severities cycling critical, high, medium, low.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -18,6 +18,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
+use zeroize::Zeroize;
 
 use crate::error::Error;
 
@@ -29,6 +30,7 @@ pub const MAX_DEPTH: usize = 256;
 
 /// Which canonical JSON form evidence is hashed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum CanonicalForm {
     /// RFC 8785 (JCS).
     #[default]
@@ -87,7 +89,7 @@ pub(crate) fn encode(
 ) -> Result<(), Error> {
     out.clear();
     let mut encoder = Encoder {
-        out,
+        out: Sink(out),
         form,
         max_bytes: limits.max_bytes,
     };
@@ -110,9 +112,52 @@ enum Stop {
 }
 
 struct Encoder<'o> {
-    out: &'o mut Vec<u8>,
+    out: Sink<'o>,
     form: CanonicalForm,
     max_bytes: usize,
+}
+
+/// The encoder's output buffer. It grows by hand so that the allocation it outgrows is wiped
+/// before it is freed: no partial copy of a payload is left behind in free memory.
+pub(crate) struct Sink<'o>(pub(crate) &'o mut Vec<u8>);
+
+impl Sink<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        let buf = &mut *self.0;
+        if buf.capacity() - buf.len() >= additional {
+            return;
+        }
+        let wanted = (buf.len() + additional)
+            .max(buf.capacity().saturating_mul(2))
+            .max(256);
+        let mut bigger = Vec::with_capacity(wanted);
+        bigger.extend_from_slice(buf);
+        buf.as_mut_slice().zeroize();
+        *buf = bigger;
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.reserve(1);
+        self.0.push(byte);
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        self.0.extend_from_slice(bytes);
+    }
+
+    fn repeat(&mut self, byte: u8, count: usize) {
+        self.reserve(count);
+        self.0.extend(std::iter::repeat_n(byte, count));
+    }
 }
 
 impl Encoder<'_> {
@@ -165,19 +210,32 @@ impl Encoder<'_> {
         if map.len().saturating_mul(5) > self.remaining().saturating_add(1) {
             return Err(Stop::TooLarge);
         }
+        let start = self.out.len();
         self.out.push(b'{');
         let form = self.form;
-        // serde_json's map usually iterates in byte order already, which is the JCS order
-        // for almost all keys; only sort when it is not.
-        let in_order = map
-            .keys()
-            .zip(map.keys().skip(1))
-            .all(|(a, b)| key_order(form, a, b) == Ordering::Less);
-        if in_order {
-            for (i, (key, item)) in map.iter().enumerate() {
-                self.member(i, key, item, depth_left)?;
+        // serde_json's map usually iterates in byte order, which is the JCS order for almost
+        // all keys: write members as they come, and only if one turns out to be out of
+        // order, rewind and write them sorted.
+        let mut previous: Option<&String> = None;
+        let mut in_order = true;
+        for (i, (key, item)) in map.iter().enumerate() {
+            if previous.is_some_and(|p| key_order(form, p, key) != Ordering::Less) {
+                in_order = false;
+                break;
             }
-        } else {
+            previous = Some(key);
+            self.member(i, key, item, depth_left)?;
+        }
+        if !in_order {
+            self.out.truncate(start + 1);
+            // Sorting compares whole keys: first make sure they all fit, so the sort's work
+            // stays proportional to the limit.
+            let key_bytes = map
+                .keys()
+                .fold(0usize, |sum, k| sum.saturating_add(k.len()));
+            if key_bytes.saturating_add(map.len().saturating_mul(5)) > self.remaining() {
+                return Err(Stop::TooLarge);
+            }
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
             members.sort_unstable_by(|a, b| key_order(form, a.0, b.0));
             for (i, (key, item)) in members.into_iter().enumerate() {
@@ -211,6 +269,8 @@ impl Encoder<'_> {
             self.out.extend_from_slice(&bytes[start..at]);
             let Some(&byte) = bytes.get(at) else { break };
             self.escape(byte);
+            // An escape writes up to six bytes for one: stop as soon as the limit is passed.
+            self.check()?;
             start = at + 1;
         }
         self.out.push(b'"');
@@ -242,16 +302,16 @@ impl Encoder<'_> {
                     .extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
                 return Ok(());
             }
-        } else if let Some(u) = n.as_u64() {
-            if u <= SAFE {
-                self.out
-                    .extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
-                return Ok(());
-            }
+        } else if let Some(u) = n.as_u64()
+            && u <= SAFE
+        {
+            self.out
+                .extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
+            return Ok(());
         }
         match n.as_f64() {
             Some(f) if f.is_finite() => {
-                write_ecmascript_number(f, self.out);
+                write_ecmascript_number(f, &mut self.out);
                 Ok(())
             }
             _ => Err(Stop::NotFinite),
@@ -328,6 +388,12 @@ fn utf16_order(a: &str, b: &str) -> Ordering {
     match first_difference {
         None => a.len().cmp(&b.len()),
         Some(mut at) => {
+            let (x, y) = (a.as_bytes()[at], b.as_bytes()[at]);
+            // Below lead byte 0xEE (U+E000) both characters are in the range where UTF-16
+            // and UTF-8 order agree, so the bytes decide.
+            if x < 0xee && y < 0xee {
+                return x.cmp(&y);
+            }
             // The strings agree before `at`, so they share the character boundary found here.
             while !a.is_char_boundary(at) {
                 at -= 1;
@@ -355,7 +421,7 @@ fn array_index(key: &str) -> Option<u32> {
 
 /// Writes a finite double the way ECMAScript's `Number.prototype.toString` does (ECMA-262
 /// Number::toString with radix 10), which RFC 8785 adopts.
-fn write_ecmascript_number(value: f64, out: &mut Vec<u8>) {
+fn write_ecmascript_number(value: f64, out: &mut Sink<'_>) {
     if value == 0.0 {
         // Both zeros print as "0".
         out.push(b'0');
@@ -371,7 +437,7 @@ fn write_ecmascript_number(value: f64, out: &mut Vec<u8>) {
     // ECMA-262's names: the value is 0.d1d2...dk x 10^n.
     if k <= n && n <= 21 {
         out.extend_from_slice(digits);
-        out.extend(std::iter::repeat_n(b'0', (n - k) as usize));
+        out.repeat(b'0', (n - k) as usize);
     } else if 0 < n && n <= 21 {
         let (whole, fraction) = digits.split_at(n as usize);
         out.extend_from_slice(whole);
@@ -379,7 +445,7 @@ fn write_ecmascript_number(value: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(fraction);
     } else if -6 < n && n <= 0 {
         out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat_n(b'0', (-n) as usize));
+        out.repeat(b'0', (-n) as usize);
         out.extend_from_slice(digits);
     } else {
         let e = n - 1;
@@ -428,7 +494,7 @@ mod tests {
 
     fn es(value: f64) -> String {
         let mut out = Vec::new();
-        write_ecmascript_number(value, &mut out);
+        write_ecmascript_number(value, &mut Sink(&mut out));
         String::from_utf8(out).unwrap()
     }
 
@@ -460,7 +526,7 @@ mod tests {
             es(f64::from_bits(0x4314_3ff3_c1cb_0959)),
             "1424953923781206.2"
         );
-        assert_eq!(es(1125899906842624.75), "1125899906842624.8");
+        assert_eq!(es((1u64 << 50) as f64 + 0.75), "1125899906842624.8");
     }
 
     #[test]
@@ -526,6 +592,24 @@ mod tests {
         assert_eq!(utf16_order("a", "ab"), Ordering::Less);
         assert_eq!(utf16_order("é", "é"), Ordering::Equal);
         assert_eq!(utf16_order("xé", "xè"), Ordering::Greater);
+        // Differences inside a shared lead byte, and at a continuation byte.
+        assert_eq!(utf16_order("\u{E001}", "\u{E000}"), Ordering::Greater);
+        assert_eq!(utf16_order("\u{10001}", "\u{FFFF}"), Ordering::Less);
+        assert_eq!(utf16_order("\u{10001}", "\u{10000}"), Ordering::Greater);
+        assert_eq!(utf16_order("a\u{20AC}", "a\u{1F600}"), Ordering::Less);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn utf16_order_matches_its_definition(a in ".{0,6}", b in ".{0,6}") {
+            proptest::prop_assert_eq!(utf16_order(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+            let prefix = format!("k\u{FB33}{a}");
+            let other = format!("k\u{1F600}{b}");
+            proptest::prop_assert_eq!(
+                utf16_order(&prefix, &other),
+                prefix.encode_utf16().cmp(other.encode_utf16())
+            );
+        }
     }
 
     #[test]
@@ -565,6 +649,54 @@ mod tests {
         };
         assert!(encode(&json!("x"), CanonicalForm::Jcs, flat, &mut out).is_ok());
         assert!(encode(&json!([]), CanonicalForm::Jcs, flat, &mut out).is_err());
+    }
+
+    #[test]
+    fn escapes_cannot_write_far_past_the_limit() {
+        let limits = Limits {
+            max_bytes: 1000,
+            max_depth: 4,
+        };
+        let mut out = Vec::new();
+        let controls = Value::String("\u{1}".repeat(990));
+        assert_eq!(
+            encode(&controls, CanonicalForm::Jcs, limits, &mut out),
+            Err(Error::PayloadTooLarge { limit: 1000 })
+        );
+        assert!(out.len() <= 1000 + 6, "wrote {} bytes", out.len());
+    }
+
+    #[test]
+    fn long_keys_are_refused_before_sorting() {
+        let limits = Limits {
+            max_bytes: 1000,
+            max_depth: 4,
+        };
+        // Out of order in the TypeScript form, so the sort path runs.
+        let mut map: Map<String, Value> = (0..50)
+            .map(|i| (format!("{}{i}", "k".repeat(100)), json!(0)))
+            .collect();
+        map.insert("9".into(), json!(0));
+        map.insert("10".into(), json!(0));
+        let mut out = Vec::new();
+        assert_eq!(
+            encode(
+                &Value::Object(map),
+                CanonicalForm::TracehoundJs,
+                limits,
+                &mut out
+            ),
+            Err(Error::PayloadTooLarge { limit: 1000 })
+        );
+    }
+
+    #[test]
+    fn growth_keeps_content() {
+        // Pushes across many reallocations must keep every byte.
+        let big = Value::Array((0..5000).map(|i| json!(format!("item-{i}"))).collect());
+        let mut reused = vec![7u8; 3];
+        encode(&big, CanonicalForm::Jcs, Limits::CEILING, &mut reused).unwrap();
+        assert_eq!(reused, serde_json::to_vec(&big).unwrap());
     }
 
     #[test]

@@ -86,6 +86,16 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn monotonic(&self) -> Duration;
 }
 
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        (**self).monotonic()
+    }
+}
+
 /// The operating system's clocks: [`SystemTime`] and [`Instant`].
 #[derive(Debug, Clone, Copy)]
 pub struct SystemClock {

@@ -371,7 +371,7 @@ pub(crate) mod duration_text {
         let nanos = duration.as_nanos();
         let (unit, per) = UNITS
             .iter()
-            .find(|(_, per)| nanos % per == 0)
+            .find(|(_, per)| nanos.is_multiple_of(*per))
             .copied()
             .unwrap_or(("ns", 1));
         format!("{}{unit}", nanos / per)

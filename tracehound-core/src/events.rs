@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
-use parking_lot::RwLock;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
 
 use crate::clock::Timestamp;
 use crate::error::Error;
@@ -26,7 +26,9 @@ pub struct Event {
 }
 
 impl Event {
-    /// Sequence number, increasing across all events of one [`Tracehound`](crate::Tracehound).
+    /// Sequence number: unique across all events of one [`Tracehound`](crate::Tracehound),
+    /// and increasing in every subscription's queue. Events about one piece of evidence
+    /// arrive in the order of its audit leaves.
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -151,18 +153,12 @@ impl Subscription {
 
     /// The next event if one is queued.
     pub fn try_recv(&self) -> Option<Event> {
-        match self.receiver.try_recv() {
-            Ok(event) => Some(event),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.receiver.try_recv().ok()
     }
 
     /// The next event, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
-        match self.receiver.recv_timeout(timeout) {
-            Ok(event) => Some(event),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.receiver.recv_timeout(timeout).ok()
     }
 
     /// Every event queued now, without waiting.
@@ -211,7 +207,9 @@ pub(crate) struct BusCounts {
 /// Fan-out to subscriptions.
 #[derive(Debug)]
 pub(crate) struct EventBus {
-    subscribers: RwLock<Vec<Subscriber>>,
+    /// A mutex rather than a read-write lock: publishing is serialized so that event ids
+    /// increase in every subscriber's queue. Publishing never waits on a subscriber.
+    subscribers: Mutex<Vec<Subscriber>>,
     active: AtomicUsize,
     next_id: AtomicU64,
     dropped: AtomicU64,
@@ -222,7 +220,7 @@ pub(crate) struct EventBus {
 impl EventBus {
     pub(crate) fn new(max_subscribers: usize, max_queue: usize) -> Self {
         Self {
-            subscribers: RwLock::new(Vec::new()),
+            subscribers: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -242,7 +240,7 @@ impl EventBus {
                 max: self.max_queue,
             });
         }
-        let mut subscribers = self.subscribers.write();
+        let mut subscribers = self.subscribers.lock();
         subscribers.retain(|s| !s.is_closed());
         if subscribers.len() >= self.max_subscribers {
             self.active.store(subscribers.len(), Ordering::Relaxed);
@@ -273,7 +271,7 @@ impl EventBus {
         }
         let mut saw_gone = false;
         {
-            let subscribers = self.subscribers.read();
+            let subscribers = self.subscribers.lock();
             for kind in kinds {
                 let event = Event {
                     id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -299,7 +297,7 @@ impl EventBus {
 
     /// Forgets subscriptions whose receiver was dropped.
     pub(crate) fn prune(&self) {
-        let mut subscribers = self.subscribers.write();
+        let mut subscribers = self.subscribers.lock();
         subscribers.retain(|s| !s.is_closed());
         self.active.store(subscribers.len(), Ordering::Relaxed);
     }

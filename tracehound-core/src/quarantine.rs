@@ -12,6 +12,7 @@
 //! [`Outcome::Dropped`]: crate::Outcome::Dropped
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracehound_codec::Digest;
@@ -19,7 +20,6 @@ use zeroize::Zeroize;
 
 use crate::audit::{AuditLog, Record, RecordType};
 use crate::clock::Timestamp;
-use crate::error::Error;
 use crate::events::EventKind;
 use crate::scent::{Severity, SourceKey};
 use crate::signature::Signature;
@@ -135,6 +135,7 @@ pub(crate) enum Removal {
 
 /// Which cap made an eviction necessary; the audit reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EvictionCause {
     /// The buffer held `max_count` pieces of evidence.
     Count,
@@ -151,14 +152,24 @@ impl EvictionCause {
     }
 }
 
-/// New evidence, ready to be inserted.
-#[derive(Debug)]
+/// New evidence, ready to be inserted. Its `Debug` shows the size of the bytes, not them.
 pub(crate) struct Candidate<'a> {
     pub(crate) signature: Signature,
     pub(crate) bytes: &'a [u8],
     pub(crate) severity: Severity,
     pub(crate) captured: Timestamp,
     pub(crate) source: &'a SourceKey,
+}
+
+impl std::fmt::Debug for Candidate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("signature", &self.signature)
+            .field("size", &self.bytes.len())
+            .field("severity", &self.severity)
+            .field("captured", &self.captured)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an insert did.
@@ -188,13 +199,23 @@ impl Changes {
 /// Per-severity counters, indexed by [`Severity::rank`].
 pub(crate) type SeverityCounts = [usize; 4];
 
-/// Evidence bytes, wiped when dropped: payloads can carry a victim's data (a password in a
-/// form, a token in a header), and freed memory is not a place to leave it.
-struct EvidenceBytes(Box<[u8]>);
+/// Evidence bytes, wiped when the last handle is dropped: payloads can carry a victim's data
+/// (a password in a form, a token in a header), and freed memory is not a place to leave it.
+/// Shared so that work on them (verification, later analysis) happens outside the lock.
+#[derive(Clone)]
+pub(crate) struct EvidenceBytes(Arc<[u8]>);
+
+impl EvidenceBytes {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 impl Drop for EvidenceBytes {
     fn drop(&mut self) {
-        self.0.zeroize();
+        if let Some(bytes) = Arc::get_mut(&mut self.0) {
+            bytes.zeroize();
+        }
     }
 }
 
@@ -230,14 +251,20 @@ struct Priority {
 }
 
 /// The buffer. Not synchronized: the facade holds it behind one lock with the audit log.
+/// Signatures are SHA-256 outputs, which an attacker cannot aim at a hash bucket without
+/// knowing the per-process seed, so a fast seeded hash is enough here.
+type SignatureMap<V> = HashMap<Signature, V, foldhash::fast::RandomState>;
+
 #[derive(Debug)]
 pub(crate) struct Quarantine {
-    entries: HashMap<Signature, Entry>,
-    by_priority: BTreeMap<Priority, Signature>,
+    entries: SignatureMap<Entry>,
+    /// Eviction order, with each entry's size so planning an eviction needs no lookups.
+    by_priority: BTreeMap<Priority, (Signature, usize)>,
     /// (capture time, seq) index for expiry; kept only when a maximum age is configured.
     by_age: Option<BTreeMap<(Timestamp, u64), Signature>>,
     bytes: usize,
     by_severity: SeverityCounts,
+    bytes_by_severity: SeverityCounts,
     next_seq: u64,
     max_count: usize,
     max_bytes: usize,
@@ -246,11 +273,12 @@ pub(crate) struct Quarantine {
 impl Quarantine {
     pub(crate) fn new(max_count: usize, max_bytes: usize, expires: bool) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: SignatureMap::default(),
             by_priority: BTreeMap::new(),
             by_age: expires.then(BTreeMap::new),
             bytes: 0,
             by_severity: [0; 4],
+            bytes_by_severity: [0; 4],
             next_seq: 0,
             max_count,
             max_bytes,
@@ -282,20 +310,15 @@ impl Quarantine {
         self.by_priority
             .values()
             .rev()
-            .filter_map(|sig| self.get(sig))
+            .filter_map(|(sig, _)| self.get(sig))
             .collect()
     }
 
-    /// Checks that held evidence still hashes to its signature.
-    pub(crate) fn verify(&self, signature: &Signature) -> Result<Receipt, Error> {
-        let entry = self.entries.get(signature).ok_or(Error::NotFound)?;
-        if Digest::of(&entry.bytes.0) == *signature.digest()
-            && entry.bytes.0.len() == entry.receipt.size
-        {
-            Ok(entry.receipt.clone())
-        } else {
-            Err(Error::EvidenceCorrupted)
-        }
+    /// A handle on held evidence's bytes, with its receipt.
+    pub(crate) fn evidence(&self, signature: &Signature) -> Option<(EvidenceBytes, Receipt)> {
+        self.entries
+            .get(signature)
+            .map(|e| (e.bytes.clone(), e.receipt.clone()))
     }
 
     /// Inserts new evidence, evicting lower-priority evidence to stay within both caps.
@@ -346,7 +369,7 @@ impl Quarantine {
             } else {
                 EvictionCause::Bytes
             };
-            if let Some((_, sig)) = self.by_priority.pop_first() {
+            if let Some((_, (sig, _))) = self.by_priority.pop_first() {
                 self.take(&sig, log, changes, |evidence, audit_leaf| {
                     (
                         Record {
@@ -373,16 +396,18 @@ impl Quarantine {
             audit_leaf,
         };
         self.by_priority
-            .insert(priority, candidate.signature.clone());
+            .insert(priority, (candidate.signature.clone(), size));
         if let Some(by_age) = &mut self.by_age {
             by_age.insert((candidate.captured, seq), candidate.signature.clone());
         }
+        let rank = usize::from(candidate.severity.rank());
         self.bytes += size;
-        self.by_severity[usize::from(candidate.severity.rank())] += 1;
+        self.by_severity[rank] += 1;
+        self.bytes_by_severity[rank] += size;
         self.entries.insert(
             candidate.signature,
             Entry {
-                bytes: EvidenceBytes(candidate.bytes.into()),
+                bytes: EvidenceBytes(Arc::from(candidate.bytes)),
                 receipt: receipt.clone(),
                 seq,
             },
@@ -393,6 +418,12 @@ impl Quarantine {
 
     /// How many of the lowest-priority entries must go to admit `size` bytes at `priority`;
     /// `victims` is `None` when the newcomer would be the first to go.
+    ///
+    /// Only entries of the newcomer's severity or lower can make room, so when even all of
+    /// them are too few the answer is immediate. Otherwise the walk visits exactly the
+    /// victims, each evicted once; it can visit entries in vain only when the newcomer was
+    /// captured before some held entries of its own severity, and then visits fewer than
+    /// `size` bytes' worth of them.
     fn plan_evictions(&self, size: usize, priority: Priority) -> EvictionPlan {
         let need_count = (self.entries.len() + 1).saturating_sub(self.max_count);
         let need_bytes = (self.bytes + size).saturating_sub(self.max_bytes);
@@ -402,22 +433,25 @@ impl Quarantine {
             EvictionCause::Bytes
         };
         let mut plan = EvictionPlan {
-            victims: Some(0),
+            victims: None,
             need_count,
             cause,
         };
+        let at_or_below = ..=usize::from(priority.severity.rank());
+        let room_count: usize = self.by_severity[at_or_below].iter().sum();
+        let room_bytes: usize = self.bytes_by_severity[at_or_below].iter().sum();
+        if room_count < need_count || room_bytes < need_bytes {
+            return plan;
+        }
         let (mut count, mut bytes) = (0usize, 0usize);
         let mut lowest = self.by_priority.iter();
         while count < need_count || bytes < need_bytes {
             match lowest.next() {
-                Some((victim, sig)) if *victim < priority => {
+                Some((victim, &(_, size))) if *victim < priority => {
                     count += 1;
-                    bytes += self.entries.get(sig).map_or(0, |e| e.receipt.size);
+                    bytes += size;
                 }
-                _ => {
-                    plan.victims = None;
-                    return plan;
-                }
+                _ => return plan,
             }
         }
         plan.victims = Some(count);
@@ -495,7 +529,7 @@ impl Quarantine {
         changes: &mut Changes,
     ) -> Vec<Removed> {
         let mut removed = Vec::with_capacity(self.entries.len());
-        while let Some((_, sig)) = self.by_priority.first_key_value() {
+        while let Some((_, (sig, _))) = self.by_priority.first_key_value() {
             let sig = sig.clone();
             match self.remove(
                 &sig,
@@ -520,11 +554,9 @@ impl Quarantine {
         changes: &mut Changes,
     ) -> Vec<Removed> {
         let mut expired = Vec::new();
-        loop {
-            let Some(by_age) = &self.by_age else { break };
-            let Some((&(captured, _), sig)) = by_age.first_key_value() else {
-                break;
-            };
+        while let Some((&(captured, _), sig)) =
+            self.by_age.as_ref().and_then(BTreeMap::first_key_value)
+        {
             if captured.saturating_add(max_age) > now {
                 break;
             }
@@ -550,8 +582,10 @@ impl Quarantine {
         if let Some(by_age) = &mut self.by_age {
             by_age.remove(&(entry.receipt.captured, entry.seq));
         }
+        let rank = usize::from(entry.receipt.severity.rank());
         self.bytes -= entry.receipt.size;
-        self.by_severity[usize::from(entry.receipt.severity.rank())] -= 1;
+        self.by_severity[rank] -= 1;
+        self.bytes_by_severity[rank] -= entry.receipt.size;
         let audit_leaf = log.size();
         let (record, event) = describe(&entry.receipt, audit_leaf);
         log.append(&record);

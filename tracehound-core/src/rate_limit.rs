@@ -11,7 +11,7 @@
 //! so that GCRA itself refuses the key until the penalty has passed, and says exactly when.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -19,7 +19,6 @@ use governor::Quota;
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::StateStore;
-use governor::state::keyed::ShrinkableKeyedStateStore;
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 
@@ -90,12 +89,12 @@ impl RateLimiter {
         }
     }
 
-    /// Forgets keys whose state is no different from a fresh key's; returns how many.
+    /// Forgets the keys of one shard whose state is no different from a fresh key's, taking
+    /// the shards in turn: no call holds a lock long or walks every key. Returns how many
+    /// keys were forgotten.
     pub(crate) fn sweep(&self) -> usize {
-        let before = self.store.len();
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
-        before.saturating_sub(self.store.len())
+        let now = governor::clock::Clock::now(&self.clock).as_u64();
+        self.store.sweep_next(now)
     }
 
     pub(crate) fn counts(&self) -> KeyCounts {
@@ -111,11 +110,17 @@ struct GovClock {
     origin: Arc<OnceLock<u64>>,
 }
 
+/// Latest monotonic reading passed to governor: about 146 years. governor adds quota
+/// intervals to readings without overflow checks, so a clock reporting more is held here.
+const MAX_MONOTONIC_NANOS: u64 = 1 << 62;
+
 impl governor::clock::Clock for GovClock {
     type Instant = Nanos;
 
     fn now(&self) -> Nanos {
-        let raw = u64::try_from(self.clock.monotonic().as_nanos()).unwrap_or(u64::MAX);
+        let raw = u64::try_from(self.clock.monotonic().as_nanos())
+            .unwrap_or(u64::MAX)
+            .min(MAX_MONOTONIC_NANOS);
         let origin = *self.origin.get_or_init(|| raw);
         Nanos::from(raw.saturating_sub(origin))
     }
@@ -138,6 +143,8 @@ struct StoreInner {
     /// Block penalty in nanoseconds; zero for none.
     penalty: u64,
     evicted: AtomicU64,
+    /// Next shard to sweep.
+    sweep_cursor: AtomicUsize,
 }
 
 impl KeyStore {
@@ -159,6 +166,7 @@ impl KeyStore {
                 tolerance: emission.saturating_mul(u64::from(quota.burst_size().get() - 1)),
                 penalty: nanos(block),
                 evicted: AtomicU64::new(0),
+                sweep_cursor: AtomicUsize::new(0),
             }),
         }
     }
@@ -170,8 +178,12 @@ impl KeyStore {
         &self.inner.shards[index]
     }
 
-    fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+    /// Sweeps the next shard: a key whose arrival time is not after `now` behaves exactly as
+    /// an unseen key would, so forgetting it changes no decision.
+    fn sweep_next(&self, now: u64) -> usize {
+        let shards = &self.inner.shards;
+        let index = self.inner.sweep_cursor.fetch_add(1, Ordering::Relaxed) % shards.len();
+        shards[index].lock().retain(|slot| slot.tat > now)
     }
 
     fn counts(&self, now: u64) -> KeyCounts {
@@ -267,29 +279,6 @@ impl KeyStore {
             Err(refusal) => Some(Err(refusal)),
             Ok(_) => None,
         }
-    }
-}
-
-impl ShrinkableKeyedStateStore<SourceKey> for KeyStore {
-    fn retain_recent(&self, drop_below: Nanos) {
-        let drop_below = drop_below.as_u64();
-        for shard in self.inner.shards.iter() {
-            shard.lock().retain(|slot| slot.tat >= drop_below);
-        }
-    }
-
-    fn shrink_to_fit(&self) {
-        for shard in self.inner.shards.iter() {
-            shard.lock().shrink_to_fit();
-        }
-    }
-
-    fn len(&self) -> usize {
-        KeyStore::len(self)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -411,38 +400,54 @@ impl Shard {
         evicted
     }
 
-    /// Keeps only the slots `keep` accepts, preserving their recency order.
-    fn retain(&mut self, keep: impl Fn(&Slot) -> bool) {
-        let mut order = Vec::with_capacity(self.slots.len());
-        let mut cursor = self.oldest;
-        while cursor != NIL {
-            order.push(cursor);
-            cursor = self.slots[cursor as usize].newer;
+    /// Removes slot `i` in place: the last slot moves into its place and its links and table
+    /// entry follow.
+    fn remove(&mut self, i: u32) {
+        self.unlink(i);
+        let hash = self.slots[i as usize].hash;
+        if let Ok(entry) = self.table.find_entry(hash, |&j| j == i) {
+            entry.remove();
         }
-        let mut old: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
-            .into_iter()
-            .map(Some)
-            .collect();
-        self.table.clear();
-        self.newest = NIL;
-        self.oldest = NIL;
-        for i in order {
-            if let Some(slot) = old[i as usize].take().filter(|s| keep(s)) {
-                let index = self.slots.len() as u32;
-                let hash = slot.hash;
-                self.slots.push(slot);
-                let slots = &self.slots;
-                self.table
-                    .insert_unique(hash, index, |&j| slots[j as usize].hash);
-                self.push_newest(index);
+        let last = (self.slots.len() - 1) as u32;
+        if i != last {
+            let (moved_hash, newer, older) = {
+                let moved = &self.slots[last as usize];
+                (moved.hash, moved.newer, moved.older)
+            };
+            if let Ok(mut entry) = self.table.find_entry(moved_hash, |&j| j == last) {
+                *entry.get_mut() = i;
+            }
+            match newer {
+                NIL => self.newest = i,
+                n => self.slots[n as usize].older = i,
+            }
+            match older {
+                NIL => self.oldest = i,
+                o => self.slots[o as usize].newer = i,
             }
         }
+        self.slots.swap_remove(i as usize);
     }
 
-    fn shrink_to_fit(&mut self) {
-        let slots = &self.slots;
-        self.table.shrink_to_fit(|&j| slots[j as usize].hash);
-        self.slots.shrink_to_fit();
+    /// Keeps only the slots `keep` accepts, in place; returns how many were removed. Releases
+    /// memory once the shard is mostly empty.
+    fn retain(&mut self, keep: impl Fn(&Slot) -> bool) -> usize {
+        let before = self.slots.len();
+        let mut i = 0;
+        while i < self.slots.len() {
+            if keep(&self.slots[i]) {
+                i += 1;
+            } else {
+                // The last slot now sits at `i`; look at it next.
+                self.remove(i as u32);
+            }
+        }
+        if self.slots.len() * 4 < self.slots.capacity() {
+            let slots = &self.slots;
+            self.table.shrink_to_fit(|&j| slots[j as usize].hash);
+            self.slots.shrink_to_fit();
+        }
+        before - self.slots.len()
     }
 }
 
@@ -458,12 +463,14 @@ mod tests {
         max_keys: usize,
     ) -> (RateLimiter, ManualClock) {
         let clock = ManualClock::new(Timestamp::from_unix_millis(1_700_000_000_000));
-        let mut config = RateLimitConfig::default();
-        config.requests = requests;
-        config.window = window;
-        config.burst = None;
-        config.block = block;
-        config.max_keys = max_keys;
+        let config = RateLimitConfig {
+            requests,
+            window,
+            burst: None,
+            block,
+            max_keys,
+            ..RateLimitConfig::default()
+        };
         (
             RateLimiter::new(&config, Arc::new(clock.clone())).unwrap(),
             clock,
@@ -549,15 +556,80 @@ mod tests {
         for i in 0..100 {
             assert_eq!(rl.check(&key(i)), Verdict::Allowed);
         }
+        let sweep_all = || (0..MAX_SHARDS).map(|_| rl.sweep()).sum::<usize>();
         assert_eq!(
-            rl.sweep(),
+            sweep_all(),
             0,
             "every key is still inside its first interval"
         );
         clock.advance(Duration::from_secs(5));
         assert_eq!(rl.check(&key(0)), Verdict::Allowed);
-        assert_eq!(rl.sweep(), 99);
+        // One shard per call: a single sweep forgets only that shard's idle keys.
+        let first = rl.sweep();
+        assert!(first < 99);
+        assert_eq!(first + sweep_all(), 99);
         assert_eq!(rl.counts().tracked, 1);
+    }
+
+    #[test]
+    fn shard_matches_a_simple_model_under_random_operations() {
+        // Model: keys in recency order, least recent first.
+        let hasher = RandomState::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for capacity in 1..6usize {
+            let mut shard = Shard::new(capacity);
+            let mut model: Vec<SourceKey> = Vec::new();
+            for _ in 0..20_000 {
+                let k = key((next() % 9) as usize);
+                let hash = hasher.hash_one(&k);
+                match next() % 4 {
+                    0 | 1 => match shard.find(hash, &k) {
+                        Some(i) => {
+                            shard.touch(i);
+                            model.retain(|m| *m != k);
+                            model.push(k);
+                        }
+                        None => {
+                            let evicted = shard.insert(k.clone(), hash, 0);
+                            assert_eq!(evicted, model.len() == capacity);
+                            if evicted {
+                                model.remove(0);
+                            }
+                            model.push(k);
+                        }
+                    },
+                    2 => {
+                        let drop = key((next() % 9) as usize);
+                        let removed = shard.retain(|slot| slot.key != drop);
+                        let before = model.len();
+                        model.retain(|m| *m != drop);
+                        assert_eq!(removed, before - model.len());
+                    }
+                    _ => assert_eq!(shard.find(hash, &k).is_some(), model.contains(&k)),
+                }
+                let mut order = Vec::new();
+                let mut cursor = shard.oldest;
+                while cursor != NIL {
+                    order.push(shard.slots[cursor as usize].key.clone());
+                    cursor = shard.slots[cursor as usize].newer;
+                }
+                assert_eq!(order, model);
+                let mut backwards = Vec::new();
+                let mut cursor = shard.newest;
+                while cursor != NIL {
+                    backwards.push(shard.slots[cursor as usize].key.clone());
+                    cursor = shard.slots[cursor as usize].older;
+                }
+                backwards.reverse();
+                assert_eq!(backwards, model);
+            }
+        }
     }
 
     #[test]
@@ -574,9 +646,9 @@ mod tests {
         assert!(shard.insert(keys[4].clone(), hasher.hash_one(&keys[4]), 1));
         assert!(shard.find(hasher.hash_one(&keys[1]), &keys[1]).is_none());
         assert!(shard.find(hasher.hash_one(&keys[0]), &keys[0]).is_some());
-        shard.retain(|s| s.key != keys[2]);
+        assert_eq!(shard.retain(|s| s.key != keys[2]), 1);
         assert_eq!(shard.len(), 3);
-        assert!(shard.insert(keys[5].clone(), hasher.hash_one(&keys[5]), 1) == false);
+        assert!(!shard.insert(keys[5].clone(), hasher.hash_one(&keys[5]), 1));
         // Walk both directions: every slot reachable, links consistent.
         let mut forward = Vec::new();
         let mut cursor = shard.oldest;

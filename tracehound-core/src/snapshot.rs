@@ -45,6 +45,8 @@ pub struct OutcomeCounts {
     pub dropped: u64,
     /// [`Outcome::Error`](crate::Outcome::Error).
     pub error: u64,
+    /// [`Outcome::Unencodable`](crate::Outcome::Unencodable).
+    pub unencodable: u64,
 }
 
 impl OutcomeCounts {
@@ -57,6 +59,7 @@ impl OutcomeCounts {
             + self.quarantined
             + self.dropped
             + self.error
+            + self.unencodable
     }
 }
 

@@ -33,7 +33,8 @@ use crate::snapshot::{
 /// What `intercept` decided. Tracehound never classifies: a scent without a threat signal is
 /// always `Clean` (unless its source is rate limited).
 ///
-/// Suggested HTTP mapping: `RateLimited` → 429 with `Retry-After`; `PayloadTooLarge` → 413;
+/// Suggested HTTP mapping: `RateLimited` → 429 with `Retry-After`; `PayloadTooLarge` and
+/// `Unencodable` → 413;
 /// `Quarantined`, `Ignored` and `Dropped` → 403; `Clean` and `Error` → pass the request on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -49,6 +50,13 @@ pub enum Outcome {
     PayloadTooLarge {
         /// The configured `max_payload_bytes`.
         limit: usize,
+    },
+    /// A threat whose payload has no canonical form within the configured limits: it nests
+    /// deeper than `max_depth`, or holds a non-finite number. Not quarantined, but still a
+    /// threat: refuse the request, as for `PayloadTooLarge`.
+    Unencodable {
+        /// [`Error::PayloadTooDeep`] or [`Error::PayloadNotCanonical`].
+        error: Error,
     },
     /// A threat already held in quarantine under this signature; a known threat.
     Ignored {
@@ -78,6 +86,7 @@ impl Outcome {
             Outcome::Quarantined(_) => 4,
             Outcome::Dropped { .. } => 5,
             Outcome::Error(_) => 6,
+            Outcome::Unencodable { .. } => 7,
         }
     }
 }
@@ -97,11 +106,11 @@ fn candidate<'a>(
     scent: &'a Scent,
     threat: &ThreatSignal,
     bytes: &'a [u8],
-    digest: Digest,
+    signature: Signature,
     now: Timestamp,
 ) -> Candidate<'a> {
     Candidate {
-        signature: Signature::new(threat.category.clone(), digest),
+        signature,
         bytes,
         severity: threat.severity,
         // A capture time in the future would let a caller dodge eviction and expiry.
@@ -284,7 +293,7 @@ struct Inner {
     limiter: Option<RateLimiter>,
     vault: Mutex<Vault>,
     bus: EventBus,
-    outcomes: [AtomicU64; 7],
+    outcomes: [AtomicU64; 8],
     /// Dropped with the last handle; that wakes and ends the maintenance thread.
     _stop: Sender<()>,
 }
@@ -296,8 +305,23 @@ struct Vault {
     audit: AuditLog,
 }
 
-/// Scratch buffers beyond this capacity are released after use rather than kept.
-const SCRATCH_KEEP: usize = 1 << 20;
+/// Scratch buffers beyond this capacity are released after use rather than kept, so a
+/// thread holds at most this much between threats.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// Wipes and empties the scratch buffer when the encoding that borrowed it ends.
+struct WipeOnDrop<'a>(std::cell::RefMut<'a, Vec<u8>>);
+
+impl Drop for WipeOnDrop<'_> {
+    fn drop(&mut self) {
+        let buf = &mut *self.0;
+        buf.as_mut_slice().zeroize();
+        buf.clear();
+        if buf.capacity() > SCRATCH_KEEP {
+            *buf = Vec::new();
+        }
+    }
+}
 
 thread_local! {
     /// Canonical bytes are encoded here; copied into the quarantine only for new evidence,
@@ -350,7 +374,21 @@ impl Tracehound {
     /// Returns its receipt when it matches; [`Error::EvidenceCorrupted`] if the bytes held
     /// no longer hash to the signature, [`Error::NotFound`] if it is not held.
     pub fn verify_evidence(&self, signature: &Signature) -> Result<Receipt, Error> {
-        self.inner.vault.lock().quarantine.verify(signature)
+        // Hashing happens outside the lock: a large payload must not stall intercepts.
+        let (bytes, receipt) = self
+            .inner
+            .vault
+            .lock()
+            .quarantine
+            .evidence(signature)
+            .ok_or(Error::NotFound)?;
+        let intact = bytes.as_slice().len() == receipt.size()
+            && Digest::of(bytes.as_slice()) == *signature.digest();
+        if intact {
+            Ok(receipt)
+        } else {
+            Err(Error::EvidenceCorrupted)
+        }
     }
 
     /// Receipts of all held evidence, highest priority first. Metadata only: payloads never
@@ -413,27 +451,26 @@ impl Tracehound {
 
 impl Inner {
     fn intercept(&self, scent: &Scent) -> Outcome {
-        if let Some(limiter) = &self.limiter {
-            if let Verdict::Limited { retry_after } = limiter.check(scent.source()) {
-                if self.bus.wanted() {
-                    self.bus.publish(
-                        self.clock.now(),
-                        [EventKind::RateLimitExceeded {
-                            source: scent.source().clone(),
-                            retry_after,
-                        }],
-                    );
-                }
-                return Outcome::RateLimited { retry_after };
+        if let Some(limiter) = &self.limiter
+            && let Verdict::Limited { retry_after } = limiter.check(scent.source())
+        {
+            if self.bus.wanted() {
+                self.bus.publish(
+                    self.clock.now(),
+                    [EventKind::RateLimitExceeded {
+                        source: scent.source().clone(),
+                        retry_after,
+                    }],
+                );
             }
+            return Outcome::RateLimited { retry_after };
         }
         let Some(threat) = scent.threat() else {
             return Outcome::Clean;
         };
-        let now = self.clock.now();
         if self.bus.wanted() {
             self.bus.publish(
-                now,
+                self.clock.now(),
                 [EventKind::ThreatDetected {
                     source: scent.source().clone(),
                     category: threat.category.clone(),
@@ -441,55 +478,64 @@ impl Inner {
                 }],
             );
         }
-        match self.encode(scent, |bytes| self.insert(scent, threat, bytes, now)) {
+        match self.encode(scent, |bytes| self.insert(scent, threat, bytes)) {
             Ok(outcome) => outcome,
             Err(Error::PayloadTooLarge { limit }) => Outcome::PayloadTooLarge { limit },
+            // Bad input from the request, not a failure of tracehound: refused, and not
+            // logged, since a client can trigger it at line rate.
+            Err(error @ (Error::PayloadTooDeep { .. } | Error::PayloadNotCanonical)) => {
+                Outcome::Unencodable { error }
+            }
             Err(error) => Outcome::Error(error),
         }
     }
 
     /// Encodes the scent's payload into this thread's scratch buffer and hands the canonical
-    /// bytes to `then`; wipes the buffer afterwards.
+    /// bytes to `then`. The buffer is wiped afterwards, even if `then` panics.
     fn encode<T>(&self, scent: &Scent, then: impl FnOnce(&[u8]) -> T) -> Result<T, Error> {
         SCRATCH.with(|cell| {
-            let Ok(mut buf) = cell.try_borrow_mut() else {
+            let Ok(buf) = cell.try_borrow_mut() else {
                 return Err(Error::Internal {
                     context: "canonical encoding (re-entered)",
                 });
             };
-            let encoded = canonical::encode(
+            let mut scratch = WipeOnDrop(buf);
+            canonical::encode(
                 scent.payload(),
                 self.config.canonical_form,
                 self.limits,
-                &mut buf,
-            );
-            let result = encoded.map(|()| then(&buf));
-            buf.as_mut_slice().zeroize();
-            buf.clear();
-            if buf.capacity() > SCRATCH_KEEP {
-                *buf = Vec::new();
-            }
-            result
+                &mut scratch.0,
+            )?;
+            Ok(then(&scratch.0))
         })
     }
 
-    fn insert(
-        &self,
-        scent: &Scent,
-        threat: &ThreatSignal,
-        bytes: &[u8],
-        now: Timestamp,
-    ) -> Outcome {
-        let candidate = candidate(scent, threat, bytes, Digest::of(bytes), now);
-        let inserted = self.with_vault(now, |vault, changes| {
-            Ok(vault
-                .quarantine
-                .insert(candidate, now, &mut vault.audit, changes))
-        });
-        inserted.map_or_else(Outcome::Error, Outcome::from)
+    fn insert(&self, scent: &Scent, threat: &ThreatSignal, bytes: &[u8]) -> Outcome {
+        let signature = Signature::new(threat.category.clone(), Digest::of(bytes));
+        let mut changes = Changes {
+            wanted: self.bus.wanted(),
+            events: Vec::new(),
+        };
+        let inserted = {
+            let mut vault = self.vault.lock();
+            // A known threat needs neither the clock nor a copy of its bytes.
+            if vault.quarantine.contains(&signature) {
+                return Outcome::Ignored { signature };
+            }
+            let now = self.clock.now();
+            let Vault { quarantine, audit } = &mut *vault;
+            let candidate = candidate(scent, threat, bytes, signature, now);
+            let inserted = quarantine.insert(candidate, now, audit, &mut changes);
+            // Published before the lock is released, so subscribers see each piece of
+            // evidence's events in audit order.
+            self.bus.publish(now, changes.events);
+            inserted
+        };
+        inserted.into()
     }
 
-    /// Runs `f` on the vault under its lock, then publishes the events it produced.
+    /// Runs `f` on the vault under its lock and publishes the events it produced before
+    /// releasing it, so subscribers see events in audit order.
     fn with_vault<T>(
         &self,
         now: Timestamp,
@@ -499,8 +545,10 @@ impl Inner {
             wanted: self.bus.wanted(),
             events: Vec::new(),
         };
-        let result = f(&mut self.vault.lock(), &mut changes);
+        let mut vault = self.vault.lock();
+        let result = f(&mut vault, &mut changes);
         self.bus.publish(now, changes.events);
+        drop(vault);
         result
     }
 
@@ -526,7 +574,8 @@ impl Inner {
                 let removed = quarantine
                     .remove(old, Removal::Replaced { by: digest }, now, audit, changes)
                     .ok_or(Error::NotFound)?;
-                let candidate = candidate(scent, threat, bytes, digest, now);
+                let signature = Signature::new(threat.category.clone(), digest);
+                let candidate = candidate(scent, threat, bytes, signature, now);
                 let outcome = quarantine.insert(candidate, now, audit, changes).into();
                 Ok(Replacement { removed, outcome })
             })
@@ -601,6 +650,7 @@ impl Inner {
                 quarantined: count(4),
                 dropped: count(5),
                 error: count(6),
+                unencodable: count(7),
             },
             quarantine,
             rate_limit,

@@ -1,5 +1,6 @@
 //! Known answers for canonical encoding and signatures: the TypeScript library's vectors,
 //! RFC 8785's examples, and thousands of cases generated from Node's own formatting.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
 use serde_json::Value;
 use tracehound::{CanonicalForm, Category, Digest, canonicalize, signature};

@@ -1,4 +1,5 @@
 //! The intercept pipeline and the quarantine operations, through the public API.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
 use std::time::{Duration, Instant};
 
@@ -121,13 +122,17 @@ fn oversized_and_overdeep_threats() {
     assert_eq!(th.intercept(&over), Outcome::PayloadTooLarge { limit: 64 });
     let deep = Scent::new("s", json!([[[[["too deep"]]]]]))
         .with_threat(Category::Malware, Severity::Medium);
+    // Refused like an oversized one: an unencodable threat must not pass as an error would.
     assert_eq!(
         th.intercept(&deep),
-        Outcome::Error(Error::PayloadTooDeep { limit: 4 })
+        Outcome::Unencodable {
+            error: Error::PayloadTooDeep { limit: 4 }
+        }
     );
     let snap = th.snapshot();
     assert_eq!(snap.outcomes.payload_too_large, 1);
-    assert_eq!(snap.outcomes.error, 1);
+    assert_eq!(snap.outcomes.unencodable, 1);
+    assert_eq!(snap.outcomes.error, 0);
     assert_eq!(snap.quarantine.count, 1);
 }
 
@@ -428,10 +433,10 @@ fn same_inputs_same_audit_root() {
             clock.advance(Duration::from_millis(7));
             let severity = Severity::ALL[(n % 4) as usize];
             let _ = th.intercept(&threat(n, severity));
-            if n % 9 == 0 {
-                if let Some(r) = th.list().last() {
-                    th.neutralize(r.signature()).unwrap();
-                }
+            if n % 9 == 0
+                && let Some(r) = th.list().last()
+            {
+                th.neutralize(r.signature()).unwrap();
             }
         }
         th.snapshot().audit
@@ -533,4 +538,69 @@ fn maintenance_thread_runs_and_ends_with_its_tracehound() {
     );
     while events.try_recv().is_some() {}
     assert_eq!(events.recv_timeout(Duration::from_secs(5)), None);
+}
+
+#[test]
+fn events_arrive_in_audit_order_under_concurrent_eviction() {
+    let mut cfg = config();
+    cfg.quarantine.max_count = 8;
+    let (th, _) = build(cfg);
+    let events = th.subscribe(1 << 16).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let th = &th;
+            scope.spawn(move || {
+                for n in 0..500 {
+                    let severity = Severity::ALL[((n + t) % 4) as usize];
+                    let _ = th.intercept(&threat(t * 10_000 + n, severity));
+                }
+            });
+        }
+    });
+    let mut last_id = None;
+    let mut last_leaf = None;
+    let mut held = std::collections::HashSet::new();
+    for event in events.drain() {
+        assert!(last_id < Some(event.id()), "ids increase in the queue");
+        last_id = Some(event.id());
+        let leaf = match event.kind() {
+            EventKind::EvidenceQuarantined(r) => {
+                assert!(held.insert(r.signature().clone()), "quarantined twice");
+                Some(r.audit_leaf())
+            }
+            EventKind::EvidenceEvicted {
+                evidence,
+                audit_leaf,
+                ..
+            } => {
+                assert!(
+                    held.remove(evidence.signature()),
+                    "evicted before it was quarantined"
+                );
+                Some(*audit_leaf)
+            }
+            _ => None,
+        };
+        if leaf.is_some() {
+            assert!(last_leaf < leaf, "audit leaves increase in the queue");
+            last_leaf = leaf;
+        }
+    }
+    assert_eq!(events.dropped(), 0);
+    assert_eq!(held.len(), th.snapshot().quarantine.count);
+}
+
+#[test]
+fn an_absurd_clock_does_not_break_intercept() {
+    let mut cfg = config();
+    cfg.rate_limit = RateLimitConfig::default();
+    let (th, clock) = build(cfg);
+    assert_eq!(th.intercept(&Scent::new("s", json!(1))), Outcome::Clean);
+    clock.advance(Duration::MAX);
+    for n in 0..3 {
+        let outcome = th.intercept(&threat(n, Severity::High));
+        assert!(matches!(outcome, Outcome::Quarantined(_)), "{outcome:?}");
+    }
+    assert_eq!(th.intercept(&Scent::new("s", json!(1))), Outcome::Clean);
+    th.maintain().unwrap();
 }

@@ -1,0 +1,42 @@
+//! Workloads shared by the benchmarks in `benches/`: request-shaped threat payloads of a given
+//! canonical size, and tracehound configurations for them.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tracehound::{CanonicalForm, Category, Config, Scent, Severity, canonicalize};
+
+/// A request-shaped payload, unique per `n`, padded so its canonical form is `size` bytes.
+pub fn payload(n: u64, size: usize) -> Value {
+    let mut value = json!({
+        "method": "POST",
+        "path": "/api/v1/search",
+        "query": {"page": 3, "sort": "desc"},
+        "headers": {"user-agent": "Mozilla/5.0 (X11; Linux x86_64)", "content-type": "application/json"},
+        "body": {"id": n, "q": "", "note": "' UNION SELECT username, password FROM users --"},
+    });
+    let len = canonicalize(&value, CanonicalForm::Jcs).map_or(0, |b| b.len());
+    let pad = "A".repeat(size.saturating_sub(len));
+    value["body"]["q"] = Value::String(pad);
+    value
+}
+
+/// A threat scent from one of 1,024 sources.
+pub fn threat(n: u64, size: usize) -> Scent {
+    Scent::new(
+        format!("198.51.{}.{}", (n / 256) % 4, n % 256),
+        payload(n, size),
+    )
+    .with_threat(Category::Injection, Severity::Medium)
+}
+
+/// The default configuration, with a rate limit that never refuses (the check still runs)
+/// and no maintenance thread competing for the two cores.
+pub fn config() -> Config {
+    let mut config = Config::default();
+    config.rate_limit.requests = 1_000_000_000;
+    config.rate_limit.window = Duration::from_secs(1);
+    config.maintenance.interval = Duration::ZERO;
+    config
+}
