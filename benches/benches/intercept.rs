@@ -116,6 +116,30 @@ fn unique_full(c: &mut Criterion) {
     group.finish();
 }
 
+/// Eviction cost must not grow with the buffer: full buffers of 1,000, 10,000 and 100,000
+/// entries should cost about the same per insert (O(log n) eviction).
+fn unique_full_scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("unique_full_scaling_300B");
+    for capacity in [1_000usize, 10_000, 100_000] {
+        let mut cfg = config();
+        cfg.quarantine.max_count = capacity;
+        let mut th = Tracehound::builder()
+            .config(cfg)
+            .build()
+            .expect("valid configuration");
+        for n in 0..capacity as u64 {
+            th.intercept(&threat((1 << 50) + n, 300));
+        }
+        assert_eq!(th.snapshot().quarantine.count, capacity);
+        let mut next = 0;
+        group.bench_function(BenchmarkId::from_parameter(capacity), |b| {
+            b.iter_custom(|iters| time_unique(&mut th, iters, 300, &mut next, false))
+        });
+        assert_eq!(th.snapshot().audit.records.evicted, next);
+    }
+    group.finish();
+}
+
 fn duplicate(c: &mut Criterion) {
     let mut group = c.benchmark_group("duplicate");
     for (size, name) in SIZES {
@@ -145,5 +169,13 @@ fn floor(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, clean, unique_empty, unique_full, duplicate, floor);
+criterion_group!(
+    benches,
+    clean,
+    unique_empty,
+    unique_full,
+    unique_full_scaling,
+    duplicate,
+    floor
+);
 criterion_main!(benches);

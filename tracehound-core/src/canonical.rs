@@ -130,11 +130,17 @@ impl Sink<'_> {
         self.0.truncate(len);
     }
 
+    #[inline]
     fn reserve(&mut self, additional: usize) {
-        let buf = &mut *self.0;
-        if buf.capacity() - buf.len() >= additional {
-            return;
+        if self.0.capacity() - self.0.len() < additional {
+            self.grow(additional);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, additional: usize) {
+        let buf = &mut *self.0;
         let wanted = (buf.len() + additional)
             .max(buf.capacity().saturating_mul(2))
             .max(256);

@@ -225,19 +225,39 @@ impl std::fmt::Debug for EvidenceBytes {
     }
 }
 
+/// What is held per signature. The signature itself is the map key, so it is not repeated
+/// here: the smaller the entries, the fewer cache lines an eviction touches.
 #[derive(Debug)]
 struct Entry {
     bytes: EvidenceBytes,
-    receipt: Receipt,
+    severity: Severity,
+    captured: Timestamp,
+    source: SourceKey,
+    audit_leaf: u64,
     seq: u64,
 }
 
 impl Entry {
     fn priority(&self) -> Priority {
         Priority {
-            severity: self.receipt.severity,
-            captured: self.receipt.captured,
+            severity: self.severity,
+            captured: self.captured,
             seq: self.seq,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.bytes.as_slice().len()
+    }
+
+    fn receipt(&self, signature: Signature) -> Receipt {
+        Receipt {
+            signature,
+            size: self.size(),
+            severity: self.severity,
+            captured: self.captured,
+            source: self.source.clone(),
+            audit_leaf: self.audit_leaf,
         }
     }
 }
@@ -302,7 +322,9 @@ impl Quarantine {
     }
 
     pub(crate) fn get(&self, signature: &Signature) -> Option<Receipt> {
-        self.entries.get(signature).map(|e| e.receipt.clone())
+        self.entries
+            .get(signature)
+            .map(|e| e.receipt(signature.clone()))
     }
 
     /// Every receipt, highest priority first (the reverse of eviction order).
@@ -318,7 +340,7 @@ impl Quarantine {
     pub(crate) fn evidence(&self, signature: &Signature) -> Option<(EvidenceBytes, Receipt)> {
         self.entries
             .get(signature)
-            .map(|e| (e.bytes.clone(), e.receipt.clone()))
+            .map(|e| (e.bytes.clone(), e.receipt(signature.clone())))
     }
 
     /// Inserts new evidence, evicting lower-priority evidence to stay within both caps.
@@ -408,7 +430,10 @@ impl Quarantine {
             candidate.signature,
             Entry {
                 bytes: EvidenceBytes(Arc::from(candidate.bytes)),
-                receipt: receipt.clone(),
+                severity: candidate.severity,
+                captured: candidate.captured,
+                source: candidate.source.clone(),
+                audit_leaf,
                 seq,
             },
         );
@@ -578,20 +603,22 @@ impl Quarantine {
         changes: &mut Changes,
         describe: impl FnOnce(&Receipt, u64) -> (Record<'_>, EventKind),
     ) -> Option<Removed> {
-        let entry = self.entries.remove(signature)?;
+        let (signature, entry) = self.entries.remove_entry(signature)?;
         if let Some(by_age) = &mut self.by_age {
-            by_age.remove(&(entry.receipt.captured, entry.seq));
+            by_age.remove(&(entry.captured, entry.seq));
         }
-        let rank = usize::from(entry.receipt.severity.rank());
-        self.bytes -= entry.receipt.size;
+        let rank = usize::from(entry.severity.rank());
+        let size = entry.size();
+        self.bytes -= size;
         self.by_severity[rank] -= 1;
-        self.bytes_by_severity[rank] -= entry.receipt.size;
+        self.bytes_by_severity[rank] -= size;
+        let receipt = entry.receipt(signature);
         let audit_leaf = log.size();
-        let (record, event) = describe(&entry.receipt, audit_leaf);
+        let (record, event) = describe(&receipt, audit_leaf);
         log.append(&record);
         changes.push(|| event);
         Some(Removed {
-            evidence: entry.receipt,
+            evidence: receipt,
             audit_leaf,
         })
     }
