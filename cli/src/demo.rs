@@ -211,7 +211,6 @@ struct Progress {
     total: usize,
     terminal: bool,
     shown: usize,
-    started: Instant,
 }
 
 impl Progress {
@@ -220,7 +219,6 @@ impl Progress {
             total,
             terminal: std::io::stderr().is_terminal(),
             shown: 0,
-            started: Instant::now(),
         }
     }
 
@@ -305,7 +303,6 @@ pub(crate) fn run(seed: u64, scale: u32) -> Result<(), String> {
         requests.len(),
         elapsed,
         intercept_time,
-        progress.started,
     );
     Ok(())
 }
@@ -335,7 +332,6 @@ fn report(
     requests: usize,
     elapsed: Duration,
     intercept_time: Duration,
-    _started: Instant,
 ) {
     let o = &snap.outcomes;
     let q = &snap.quarantine;
@@ -420,7 +416,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -447,10 +443,8 @@ mod tests {
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
         assert_ne!(format!("{a:?}"), format!("{:?}", workload(8, 1)));
         // Interleaved: the first thousand requests hold several kinds.
-        let kinds: std::collections::HashSet<_> = a[..1000]
-            .iter()
-            .map(|r| std::mem::discriminant(r))
-            .collect();
+        let kinds: std::collections::HashSet<_> =
+            a[..1000].iter().map(std::mem::discriminant).collect();
         assert!(kinds.len() >= 3);
     }
 }
