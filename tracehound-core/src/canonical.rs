@@ -684,15 +684,17 @@ mod tests {
             .collect();
         map.insert("9".into(), json!(0));
         map.insert("10".into(), json!(0));
+        assert_refused_ts(Value::Object(map), limits);
+    }
+
+    /// The TypeScript form refuses `value` as too large for `limits`.
+    fn assert_refused_ts(value: Value, limits: Limits) {
         let mut out = Vec::new();
         assert_eq!(
-            encode(
-                &Value::Object(map),
-                CanonicalForm::TracehoundJs,
-                limits,
-                &mut out
-            ),
-            Err(Error::PayloadTooLarge { limit: 1000 })
+            encode(&value, CanonicalForm::TracehoundJs, limits, &mut out),
+            Err(Error::PayloadTooLarge {
+                limit: limits.max_bytes
+            })
         );
     }
 
@@ -719,14 +721,6 @@ mod tests {
         );
         assert!(out.is_empty(), "refused before writing anything");
         let map: Map<String, Value> = (0..100_000).map(|i| (i.to_string(), json!(0))).collect();
-        assert_eq!(
-            encode(
-                &Value::Object(map),
-                CanonicalForm::TracehoundJs,
-                limits,
-                &mut out
-            ),
-            Err(Error::PayloadTooLarge { limit: 1000 })
-        );
+        assert_refused_ts(Value::Object(map), limits);
     }
 }

@@ -337,13 +337,19 @@ impl Shard {
             let slot = &self.slots[i as usize];
             (slot.newer, slot.older)
         };
+        self.point_neighbours(newer, older, older, newer);
+    }
+
+    /// Points `newer`'s older link at `newer_gets` and `older`'s newer link at `older_gets`;
+    /// where a neighbour is missing, the list's end takes the value instead.
+    fn point_neighbours(&mut self, newer: u32, older: u32, newer_gets: u32, older_gets: u32) {
         match newer {
-            NIL => self.newest = older,
-            n => self.slots[n as usize].older = older,
+            NIL => self.newest = newer_gets,
+            n => self.slots[n as usize].older = newer_gets,
         }
         match older {
-            NIL => self.oldest = newer,
-            o => self.slots[o as usize].newer = newer,
+            NIL => self.oldest = older_gets,
+            o => self.slots[o as usize].newer = older_gets,
         }
     }
 
@@ -417,14 +423,7 @@ impl Shard {
             if let Ok(mut entry) = self.table.find_entry(moved_hash, |&j| j == last) {
                 *entry.get_mut() = i;
             }
-            match newer {
-                NIL => self.newest = i,
-                n => self.slots[n as usize].older = i,
-            }
-            match older {
-                NIL => self.oldest = i,
-                o => self.slots[o as usize].newer = i,
-            }
+            self.point_neighbours(newer, older, i, i);
         }
         self.slots.swap_remove(i as usize);
     }
