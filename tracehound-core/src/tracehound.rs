@@ -411,6 +411,11 @@ impl Tracehound {
     /// Atomically removes `old` (recorded as replaced, naming the replacement's hash) and
     /// quarantines the threat in `scent`. Nothing changes if `old` is not held or the
     /// replacement cannot be encoded.
+    ///
+    /// The replacement is inserted like any new evidence. If it is already held, the outcome
+    /// is [`Outcome::Ignored`]. If it ranks below everything that would have to make room
+    /// (possible only when the byte cap binds), the outcome is [`Outcome::Dropped`]. In both
+    /// cases `old` has still been replaced, and the audit log records every step.
     pub fn replace(&self, old: &Signature, scent: &Scent) -> Result<Replacement, Error> {
         guard("replace", || self.inner.replace(old, scent))
     }
@@ -419,9 +424,9 @@ impl Tracehound {
     pub fn flush(&self) -> Result<Vec<Removed>, Error> {
         guard("flush", || {
             let now = self.inner.clock.now();
-            self.inner.with_vault(now, |vault, changes| {
-                Ok(vault.quarantine.flush(now, &mut vault.audit, changes))
-            })
+            Ok(self.inner.with_vault(|vault, changes| {
+                vault.quarantine.flush(now, &mut vault.audit, changes)
+            }))
         })
     }
 
@@ -512,42 +517,30 @@ impl Inner {
 
     fn insert(&self, scent: &Scent, threat: &ThreatSignal, bytes: &[u8]) -> Outcome {
         let signature = Signature::new(threat.category.clone(), Digest::of(bytes));
-        let mut changes = Changes {
-            wanted: self.bus.wanted(),
-            events: Vec::new(),
-        };
-        let inserted = {
-            let mut vault = self.vault.lock();
+        self.with_vault(|vault, changes| {
             // A known threat needs neither the clock nor a copy of its bytes.
             if vault.quarantine.contains(&signature) {
                 return Outcome::Ignored { signature };
             }
             let now = self.clock.now();
-            let Vault { quarantine, audit } = &mut *vault;
+            let Vault { quarantine, audit } = vault;
             let candidate = candidate(scent, threat, bytes, signature, now);
-            let inserted = quarantine.insert(candidate, now, audit, &mut changes);
-            // Published before the lock is released, so subscribers see each piece of
-            // evidence's events in audit order.
-            self.bus.publish(now, changes.events);
-            inserted
-        };
-        inserted.into()
+            quarantine.insert(candidate, now, audit, changes).into()
+        })
     }
 
     /// Runs `f` on the vault under its lock and publishes the events it produced before
-    /// releasing it, so subscribers see events in audit order.
-    fn with_vault<T>(
-        &self,
-        now: Timestamp,
-        f: impl FnOnce(&mut Vault, &mut Changes) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+    /// releasing it, so subscribers see each piece of evidence's events in audit order.
+    fn with_vault<T>(&self, f: impl FnOnce(&mut Vault, &mut Changes) -> T) -> T {
         let mut changes = Changes {
             wanted: self.bus.wanted(),
             events: Vec::new(),
         };
         let mut vault = self.vault.lock();
         let result = f(&mut vault, &mut changes);
-        self.bus.publish(now, changes.events);
+        if !changes.events.is_empty() {
+            self.bus.publish(self.clock.now(), changes.events);
+        }
         drop(vault);
         result
     }
@@ -555,7 +548,7 @@ impl Inner {
     fn remove(&self, signature: &Signature, removal: Removal) -> Result<Removed, Error> {
         guard("remove", || {
             let now = self.clock.now();
-            self.with_vault(now, |vault, changes| {
+            self.with_vault(|vault, changes| {
                 vault
                     .quarantine
                     .remove(signature, removal, now, &mut vault.audit, changes)
@@ -569,7 +562,7 @@ impl Inner {
         let now = self.clock.now();
         self.encode(scent, |bytes| {
             let digest = Digest::of(bytes);
-            self.with_vault(now, |vault, changes| {
+            self.with_vault(|vault, changes| {
                 let Vault { quarantine, audit } = vault;
                 let removed = quarantine
                     .remove(old, Removal::Replaced { by: digest }, now, audit, changes)
@@ -585,12 +578,12 @@ impl Inner {
     fn maintain(&self) -> Result<Maintenance, Error> {
         let now = self.clock.now();
         let expired = match self.config.quarantine.max_age {
-            Some(max_age) => self.with_vault(now, |vault, changes| {
-                Ok(vault
+            Some(max_age) => self.with_vault(|vault, changes| {
+                vault
                     .quarantine
                     .expire(max_age, now, &mut vault.audit, changes)
-                    .len())
-            })?,
+                    .len()
+            }),
             None => 0,
         };
         let keys_forgotten = self.limiter.as_ref().map_or(0, RateLimiter::sweep);
