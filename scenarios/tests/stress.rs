@@ -1,8 +1,9 @@
 //! The TypeScript `stress` scenario, strengthened. There, 1,000 threats into a buffer of 100
 //! only had to leave "at most 100" items and a "non-empty" chain. Here the survivors must be
 //! exactly the 100 of highest (severity, newest) priority, with exactly 1,000 insert and 900
-//! eviction leaves, and the audit root must equal the root of the leaves an independent
-//! reference model predicts, built from the documented record layout.
+//! eviction leaves (`evicted`, or `dropped` for a newcomer that ranked lowest and evicted
+//! itself). The audit root must equal the root of the leaves that an independent reference
+//! model predicts, built from the record layout documented in `tracehound::audit`.
 //!
 //! The TypeScript latency check (p99 under 50 ms with 100 items) is a benchmark here, at the
 //! full default size of 10,000: see `BENCHMARKS.md`.

@@ -1,5 +1,5 @@
 //! The audit log: every lifecycle step of every piece of evidence, as a leaf of an RFC 6962
-//! Merkle tree.
+//! Merkle tree. Its size, root and per-type counts are in [`Snapshot::audit`](crate::Snapshot).
 //!
 //! A leaf is a versioned binary record that commits to the evidence *hash*, never to payload
 //! bytes, so erasing evidence never breaks the tree. Leaf hash = SHA-256(0x00 ‖ record), node

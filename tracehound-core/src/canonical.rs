@@ -126,7 +126,12 @@ impl Sink<'_> {
         self.0.len()
     }
 
+    /// Shortens the output, wiping what it drops: bytes past the length are never left
+    /// holding payload, so wiping the used part of the buffer is always enough.
     fn truncate(&mut self, len: usize) {
+        if let Some(dropped) = self.0.get_mut(len..) {
+            dropped.zeroize();
+        }
         self.0.truncate(len);
     }
 
@@ -684,11 +689,13 @@ mod tests {
             .collect();
         map.insert("9".into(), json!(0));
         map.insert("10".into(), json!(0));
-        assert_refused_ts(Value::Object(map), limits);
+        // Refused right after the rewind, before any sorting or member writing.
+        assert_eq!(refused_ts(Value::Object(map), limits), b"{");
     }
 
-    /// The TypeScript form refuses `value` as too large for `limits`.
-    fn assert_refused_ts(value: Value, limits: Limits) {
+    /// The TypeScript form refuses `value` as too large for `limits`; returns what was
+    /// written before the refusal.
+    fn refused_ts(value: Value, limits: Limits) -> Vec<u8> {
         let mut out = Vec::new();
         assert_eq!(
             encode(&value, CanonicalForm::TracehoundJs, limits, &mut out),
@@ -696,6 +703,7 @@ mod tests {
                 limit: limits.max_bytes
             })
         );
+        out
     }
 
     #[test]
@@ -721,6 +729,6 @@ mod tests {
         );
         assert!(out.is_empty(), "refused before writing anything");
         let map: Map<String, Value> = (0..100_000).map(|i| (i.to_string(), json!(0))).collect();
-        assert_refused_ts(Value::Object(map), limits);
+        assert!(refused_ts(Value::Object(map), limits).is_empty());
     }
 }

@@ -1,29 +1,4 @@
-//! Configuration: plain structs with defaults, loadable from TOML and validated with errors
-//! that name the field.
-//!
-//! ```
-//! use std::time::Duration;
-//! use tracehound::Config;
-//!
-//! let config = Config::from_toml(r#"
-//!     max_payload_bytes = 65536
-//!
-//!     [quarantine]
-//!     max_count = 5000
-//!     max_age = "24h"
-//!
-//!     [rate_limit]
-//!     requests = 600
-//!     window = "1m"
-//!     block = "0s"    # no block penalty
-//! "#).unwrap();
-//! assert_eq!(config.quarantine.max_age, Some(Duration::from_secs(86_400)));
-//!
-//! let typo = Config::from_toml("[quarantine]\nmax_cuont = 5").unwrap_err();
-//! assert!(typo.to_string().contains("max_cuont"));
-//! ```
-//!
-//! Durations are written as a whole number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h`, `d`.
+//! Configuration: plain structs with defaults, validated with errors that name the field.
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +9,33 @@ use serde::{Deserialize, Serialize};
 use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES};
 use crate::error::ConfigError;
 
-/// Everything a [`Tracehound`](crate::Tracehound) can be configured with.
+/// Everything a [`Tracehound`](crate::Tracehound) can be configured with: plain structs with
+/// defaults, loadable from TOML and validated with errors that name the field.
+/// that name the field.
+///
+/// ```
+/// use std::time::Duration;
+/// use tracehound::Config;
+///
+/// let config = Config::from_toml(r#"
+///     max_payload_bytes = 65536
+///
+///     [quarantine]
+///     max_count = 5000
+///     max_age = "24h"
+///
+///     [rate_limit]
+///     requests = 600
+///     window = "1m"
+///     block = "0s"    # no block penalty
+/// "#).unwrap();
+/// assert_eq!(config.quarantine.max_age, Some(Duration::from_secs(86_400)));
+///
+/// let typo = Config::from_toml("[quarantine]\nmax_cuont = 5").unwrap_err();
+/// assert!(typo.to_string().contains("max_cuont"));
+/// ```
+///
+/// Durations are written as a whole number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h`, `d`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
@@ -309,6 +310,16 @@ pub struct MaintenanceConfig {
     /// [`Tracehound::maintain`](crate::Tracehound::maintain) yourself then.
     #[serde(with = "duration_text")]
     pub interval: Duration,
+}
+
+impl MaintenanceConfig {
+    /// No maintenance thread: the owner calls [`Tracehound::maintain`](crate::Tracehound::maintain)
+    /// when it wants expiry and sweeping done (tests, single-threaded hosts).
+    pub fn manual() -> Self {
+        Self {
+            interval: Duration::ZERO,
+        }
+    }
 }
 
 impl Default for MaintenanceConfig {

@@ -82,6 +82,8 @@ pub enum EventKind {
         severity: Severity,
         /// Its size in bytes.
         size: usize,
+        /// The audit leaf recording the drop (the leaf before it records its entry).
+        audit_leaf: u64,
     },
     /// Evidence was neutralized (by `neutralize` or `flush`).
     EvidenceNeutralized {

@@ -46,11 +46,15 @@
 //! 1. the source key is rate limited (GCRA, hard cap on tracked keys) → [`Outcome::RateLimited`];
 //! 2. no threat signal → [`Outcome::Clean`];
 //! 3. the payload is canonicalized ([`CanonicalForm`]), stopping at the size and depth
-//!    limits → [`Outcome::PayloadTooLarge`];
+//!    limits → [`Outcome::PayloadTooLarge`], or [`Outcome::Unencodable`] when it nests too
+//!    deep;
 //! 4. signature = category + SHA-256; already held → [`Outcome::Ignored`];
 //! 5. insert, evicting the lowest (severity, capture time, insertion order) →
 //!    [`Outcome::Quarantined`], or [`Outcome::Dropped`] if the newcomer ranks lowest;
 //! 6. audit leaves for the insert and each eviction, and events, all without blocking.
+//!
+//! [`Outcome::passes`] turns the outcome into the decision: only `Clean` and `Error` (a
+//! failure of tracehound itself) let the request through.
 //!
 //! # Guarantees
 //!
@@ -78,7 +82,7 @@
 //! None yet; the crate has no async runtime, HTTP or cloud dependency.
 #![forbid(unsafe_code)]
 
-mod audit;
+pub mod audit;
 mod canonical;
 pub mod clock;
 mod config;
@@ -110,3 +114,8 @@ pub use crate::snapshot::{
 };
 pub use crate::tracehound::{Builder, Maintenance, Outcome, Replacement, Tracehound};
 pub use tracehound_codec::Digest;
+
+/// The README's example, compiled and run as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;

@@ -124,13 +124,62 @@ impl PurgeReason {
     }
 }
 
-/// Why a removal happened, as the quarantine records it.
+/// Why a removal happened: what the audit record and the event say.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Removal {
+    Evicted(EvictionCause),
     Neutralized { flush: bool },
     Purged(PurgeReason),
     Replaced { by: Digest },
     Expired,
+}
+
+impl Removal {
+    fn record(self, evidence: &Receipt, now: Timestamp) -> Record<'_> {
+        let (kind, reason, digest) = match self {
+            Removal::Evicted(cause) => (RecordType::Evicted, cause.code(), None),
+            Removal::Neutralized { flush } => (RecordType::Neutralized, u8::from(flush), None),
+            Removal::Purged(reason) => (RecordType::Purged, reason.code(), None),
+            Removal::Replaced { by } => (RecordType::Replaced, 0, Some(by)),
+            Removal::Expired => (RecordType::Expired, 0, None),
+        };
+        Record {
+            kind,
+            time: now,
+            signature: &evidence.signature,
+            size: evidence.size as u64,
+            severity: evidence.severity,
+            reason,
+            digest,
+        }
+    }
+
+    fn event(self, evidence: Receipt, audit_leaf: u64) -> EventKind {
+        match self {
+            Removal::Evicted(cause) => EventKind::EvidenceEvicted {
+                evidence,
+                cause,
+                audit_leaf,
+            },
+            Removal::Neutralized { .. } => EventKind::EvidenceNeutralized {
+                evidence,
+                audit_leaf,
+            },
+            Removal::Purged(reason) => EventKind::EvidencePurged {
+                evidence,
+                reason,
+                audit_leaf,
+            },
+            Removal::Replaced { .. } => EventKind::EvidenceReplaced {
+                evidence,
+                audit_leaf,
+            },
+            Removal::Expired => EventKind::EvidenceExpired {
+                evidence,
+                audit_leaf,
+            },
+        }
+    }
 }
 
 /// Which cap made an eviction necessary; the audit reason code.
@@ -157,7 +206,8 @@ pub(crate) struct Candidate<'a> {
     pub(crate) signature: Signature,
     pub(crate) bytes: &'a [u8],
     pub(crate) severity: Severity,
-    pub(crate) captured: Timestamp,
+    /// The capture time the scent claims, if any.
+    pub(crate) captured: Option<Timestamp>,
     pub(crate) source: &'a SourceKey,
 }
 
@@ -186,6 +236,8 @@ pub(crate) enum Inserted {
 pub(crate) struct Changes {
     pub(crate) wanted: bool,
     pub(crate) events: Vec<EventKind>,
+    /// The time the audit records were written with; events carry the same.
+    pub(crate) at: Option<Timestamp>,
 }
 
 impl Changes {
@@ -344,22 +396,27 @@ impl Quarantine {
     }
 
     /// Inserts new evidence, evicting lower-priority evidence to stay within both caps.
+    /// `clock` is read only if the evidence is new.
     pub(crate) fn insert(
         &mut self,
         candidate: Candidate<'_>,
-        now: Timestamp,
+        clock: impl FnOnce() -> Timestamp,
         log: &mut AuditLog,
         changes: &mut Changes,
     ) -> Inserted {
         if self.contains(&candidate.signature) {
             return Inserted::Duplicate(candidate.signature);
         }
+        let now = clock();
+        changes.at = Some(now);
+        // A capture time in the future would let a caller dodge eviction and expiry.
+        let captured = candidate.captured.map_or(now, |at| at.min(now));
         let size = candidate.bytes.len();
         let seq = self.next_seq;
         self.next_seq += 1;
         let priority = Priority {
             severity: candidate.severity,
-            captured: candidate.captured,
+            captured,
             seq,
         };
         let plan = self.plan_evictions(size, priority);
@@ -377,11 +434,12 @@ impl Quarantine {
             // Lower priority than everything that would have to make room: not kept, and
             // nothing is evicted for it.
             log.append(&record(RecordType::Quarantined, 0));
-            log.append(&record(RecordType::Dropped, plan.cause.code()));
+            let audit_leaf = log.append(&record(RecordType::Dropped, plan.cause.code()));
             changes.push(|| EventKind::EvidenceDropped {
                 signature: candidate.signature.clone(),
                 severity: candidate.severity,
                 size,
+                audit_leaf,
             });
             return Inserted::Dropped(candidate.signature);
         };
@@ -392,20 +450,7 @@ impl Quarantine {
                 EvictionCause::Bytes
             };
             if let Some((_, (sig, _))) = self.by_priority.pop_first() {
-                self.take(&sig, log, changes, |evidence, audit_leaf| {
-                    (
-                        Record {
-                            kind: RecordType::Evicted,
-                            reason: cause.code(),
-                            ..record_of(evidence, now)
-                        },
-                        EventKind::EvidenceEvicted {
-                            evidence: evidence.clone(),
-                            cause,
-                            audit_leaf,
-                        },
-                    )
-                });
+                self.take(&sig, Removal::Evicted(cause), now, log, changes);
             }
         }
         let audit_leaf = log.append(&record(RecordType::Quarantined, 0));
@@ -413,14 +458,14 @@ impl Quarantine {
             signature: candidate.signature.clone(),
             size,
             severity: candidate.severity,
-            captured: candidate.captured,
+            captured,
             source: candidate.source.clone(),
             audit_leaf,
         };
         self.by_priority
             .insert(priority, (candidate.signature.clone(), size));
         if let Some(by_age) = &mut self.by_age {
-            by_age.insert((candidate.captured, seq), candidate.signature.clone());
+            by_age.insert((captured, seq), candidate.signature.clone());
         }
         let rank = usize::from(candidate.severity.rank());
         self.bytes += size;
@@ -431,7 +476,7 @@ impl Quarantine {
             Entry {
                 bytes: EvidenceBytes(Arc::from(candidate.bytes)),
                 severity: candidate.severity,
-                captured: candidate.captured,
+                captured,
                 source: candidate.source.clone(),
                 audit_leaf,
                 seq,
@@ -494,56 +539,7 @@ impl Quarantine {
     ) -> Option<Removed> {
         let priority = self.entries.get(signature)?.priority();
         self.by_priority.remove(&priority);
-        self.take(signature, log, changes, |evidence, audit_leaf| {
-            let base = record_of(evidence, now);
-            let (record, event) = match removal {
-                Removal::Neutralized { flush } => (
-                    Record {
-                        kind: RecordType::Neutralized,
-                        reason: u8::from(flush),
-                        ..base
-                    },
-                    EventKind::EvidenceNeutralized {
-                        evidence: evidence.clone(),
-                        audit_leaf,
-                    },
-                ),
-                Removal::Purged(reason) => (
-                    Record {
-                        kind: RecordType::Purged,
-                        reason: reason.code(),
-                        ..base
-                    },
-                    EventKind::EvidencePurged {
-                        evidence: evidence.clone(),
-                        reason,
-                        audit_leaf,
-                    },
-                ),
-                Removal::Replaced { by } => (
-                    Record {
-                        kind: RecordType::Replaced,
-                        digest: Some(by),
-                        ..base
-                    },
-                    EventKind::EvidenceReplaced {
-                        evidence: evidence.clone(),
-                        audit_leaf,
-                    },
-                ),
-                Removal::Expired => (
-                    Record {
-                        kind: RecordType::Expired,
-                        ..base
-                    },
-                    EventKind::EvidenceExpired {
-                        evidence: evidence.clone(),
-                        audit_leaf,
-                    },
-                ),
-            };
-            (record, event)
-        })
+        self.take(signature, removal, now, log, changes)
     }
 
     /// Neutralizes everything, lowest priority first.
@@ -595,13 +591,14 @@ impl Quarantine {
     }
 
     /// Takes an entry out of every index except `by_priority` (the caller has removed it),
-    /// accounts for it, and records the removal with what `describe` returns.
+    /// accounts for it, and records the removal.
     fn take(
         &mut self,
         signature: &Signature,
+        removal: Removal,
+        now: Timestamp,
         log: &mut AuditLog,
         changes: &mut Changes,
-        describe: impl FnOnce(&Receipt, u64) -> (Record<'_>, EventKind),
     ) -> Option<Removed> {
         let (signature, entry) = self.entries.remove_entry(signature)?;
         if let Some(by_age) = &mut self.by_age {
@@ -613,10 +610,9 @@ impl Quarantine {
         self.by_severity[rank] -= 1;
         self.bytes_by_severity[rank] -= size;
         let receipt = entry.receipt(signature);
-        let audit_leaf = log.size();
-        let (record, event) = describe(&receipt, audit_leaf);
-        log.append(&record);
-        changes.push(|| event);
+        let audit_leaf = log.append(&removal.record(&receipt, now));
+        changes.at = Some(now);
+        changes.push(|| removal.event(receipt.clone(), audit_leaf));
         Some(Removed {
             evidence: receipt,
             audit_leaf,
@@ -631,14 +627,117 @@ struct EvictionPlan {
     cause: EvictionCause,
 }
 
-fn record_of(evidence: &Receipt, now: Timestamp) -> Record<'_> {
-    Record {
-        kind: RecordType::Quarantined,
-        time: now,
-        signature: &evidence.signature,
-        size: evidence.size as u64,
-        severity: evidence.severity,
-        reason: 0,
-        digest: None,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scent::Category;
+
+    struct Fixture {
+        quarantine: Quarantine,
+        log: AuditLog,
+        source: SourceKey,
+    }
+
+    impl Fixture {
+        fn new(max_count: usize, max_bytes: usize) -> Self {
+            Self {
+                quarantine: Quarantine::new(max_count, max_bytes, false),
+                log: AuditLog::default(),
+                source: SourceKey::new("s"),
+            }
+        }
+
+        /// Inserts `size` bytes named `n` at `severity`, captured at `captured` ms.
+        fn insert(
+            &mut self,
+            n: u8,
+            size: usize,
+            severity: Severity,
+            captured: u64,
+        ) -> (Inserted, Vec<EventKind>) {
+            let bytes = vec![n; size];
+            let mut changes = Changes {
+                wanted: true,
+                ..Changes::default()
+            };
+            let candidate = Candidate {
+                signature: Signature::new(Category::Spam, Digest::of(&bytes)),
+                bytes: &bytes,
+                severity,
+                captured: Some(Timestamp::from_unix_millis(captured)),
+                source: &self.source,
+            };
+            let now = Timestamp::from_unix_millis(1_000);
+            let inserted = self
+                .quarantine
+                .insert(candidate, || now, &mut self.log, &mut changes);
+            (inserted, changes.events)
+        }
+    }
+
+    #[test]
+    fn both_caps_binding_give_each_victim_its_cause() {
+        let mut f = Fixture::new(3, 30);
+        for n in 0..3 {
+            assert!(matches!(
+                f.insert(n, 10, Severity::Low, 10 + u64::from(n)).0,
+                Inserted::Kept(_)
+            ));
+        }
+        // Full by count and by bytes: 20 more bytes need one slot and 20 bytes.
+        let (inserted, events) = f.insert(9, 20, Severity::High, 100);
+        assert!(matches!(inserted, Inserted::Kept(_)));
+        let causes: Vec<EvictionCause> = events
+            .iter()
+            .filter_map(|e| match e {
+                EventKind::EvidenceEvicted { cause, .. } => Some(*cause),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(causes, [EvictionCause::Count, EvictionCause::Bytes]);
+        assert_eq!((f.quarantine.len(), f.quarantine.bytes()), (2, 30));
+        assert_eq!(f.log.counts().evicted, 2);
+    }
+
+    #[test]
+    fn a_backdated_newcomer_is_dropped_without_evicting() {
+        let mut f = Fixture::new(3, 1_000);
+        for n in 0..3 {
+            f.insert(n, 10, Severity::Low, 500 + u64::from(n));
+        }
+        let before = f.quarantine.list();
+        // Same severity, captured before everything held: it ranks lowest.
+        let (inserted, events) = f.insert(7, 10, Severity::Low, 5);
+        assert!(matches!(inserted, Inserted::Dropped(_)));
+        assert_eq!(f.quarantine.list(), before);
+        assert!(matches!(
+            events.as_slice(),
+            [EventKind::EvidenceDropped { audit_leaf: 4, .. }]
+        ));
+        let counts = f.log.counts();
+        assert_eq!(
+            (counts.quarantined, counts.dropped, counts.evicted),
+            (4, 1, 0)
+        );
+    }
+
+    #[test]
+    fn without_subscribers_no_event_is_built() {
+        let mut f = Fixture::new(1, 1_000);
+        f.insert(1, 10, Severity::Low, 1);
+        let mut changes = Changes::default();
+        let bytes = [2u8; 10];
+        let candidate = Candidate {
+            signature: Signature::new(Category::Spam, Digest::of(&bytes)),
+            bytes: &bytes,
+            severity: Severity::High,
+            captured: None,
+            source: &f.source,
+        };
+        let now = Timestamp::from_unix_millis(2_000);
+        f.quarantine
+            .insert(candidate, || now, &mut f.log, &mut changes);
+        assert!(changes.events.is_empty() && changes.events.capacity() == 0);
+        assert_eq!(changes.at, Some(now), "records and events share one time");
     }
 }

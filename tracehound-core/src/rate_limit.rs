@@ -55,6 +55,7 @@ pub(crate) struct KeyCounts {
     pub(crate) tracked: usize,
     pub(crate) blocked: usize,
     pub(crate) evicted: u64,
+    pub(crate) forgotten: u64,
 }
 
 impl RateLimiter {
@@ -143,6 +144,7 @@ struct StoreInner {
     /// Block penalty in nanoseconds; zero for none.
     penalty: u64,
     evicted: AtomicU64,
+    forgotten: AtomicU64,
     /// Next shard to sweep.
     sweep_cursor: AtomicUsize,
 }
@@ -166,6 +168,7 @@ impl KeyStore {
                 tolerance: emission.saturating_mul(u64::from(quota.burst_size().get() - 1)),
                 penalty: nanos(block),
                 evicted: AtomicU64::new(0),
+                forgotten: AtomicU64::new(0),
                 sweep_cursor: AtomicUsize::new(0),
             }),
         }
@@ -183,13 +186,18 @@ impl KeyStore {
     fn sweep_next(&self, now: u64) -> usize {
         let shards = &self.inner.shards;
         let index = self.inner.sweep_cursor.fetch_add(1, Ordering::Relaxed) % shards.len();
-        shards[index].lock().retain(|slot| slot.tat > now)
+        let forgotten = shards[index].lock().retain(|slot| slot.tat > now);
+        self.inner
+            .forgotten
+            .fetch_add(forgotten as u64, Ordering::Relaxed);
+        forgotten
     }
 
     fn counts(&self, now: u64) -> KeyCounts {
         let tolerance = self.inner.tolerance;
         let mut counts = KeyCounts {
             evicted: self.inner.evicted.load(Ordering::Relaxed),
+            forgotten: self.inner.forgotten.load(Ordering::Relaxed),
             ..KeyCounts::default()
         };
         for shard in self.inner.shards.iter() {
@@ -503,6 +511,53 @@ mod tests {
     }
 
     #[test]
+    fn burst_smaller_than_quota_with_and_without_a_block() {
+        // 10 per 10 s is one per second; a burst of 2 allows two at once.
+        let config = |block| RateLimitConfig {
+            requests: 10,
+            window: Duration::from_secs(10),
+            burst: Some(2),
+            block,
+            ..RateLimitConfig::default()
+        };
+        let clock = ManualClock::new(Timestamp::from_unix_millis(1_700_000_000_000));
+        let rl = RateLimiter::new(&config(Duration::ZERO), Arc::new(clock.clone())).unwrap();
+        let k = key(3);
+        assert_eq!(rl.check(&k), Verdict::Allowed);
+        assert_eq!(rl.check(&k), Verdict::Allowed);
+        assert_eq!(
+            rl.check(&k),
+            Verdict::Limited {
+                retry_after: Duration::from_secs(1)
+            }
+        );
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(rl.check(&k), Verdict::Allowed);
+        assert!(
+            matches!(rl.check(&k), Verdict::Limited { .. }),
+            "no second burst yet"
+        );
+
+        let rl =
+            RateLimiter::new(&config(Duration::from_secs(30)), Arc::new(clock.clone())).unwrap();
+        assert_eq!(rl.check(&k), Verdict::Allowed);
+        assert_eq!(rl.check(&k), Verdict::Allowed);
+        let block = Duration::from_secs(30);
+        assert_eq!(rl.check(&k), Verdict::Limited { retry_after: block });
+        clock.advance(block - Duration::from_nanos(1));
+        assert_eq!(
+            rl.check(&k),
+            Verdict::Limited {
+                retry_after: Duration::from_nanos(1)
+            }
+        );
+        clock.advance(Duration::from_nanos(1));
+        assert_eq!(rl.check(&k), Verdict::Allowed);
+        assert_eq!(rl.check(&k), Verdict::Allowed, "the burst of two is back");
+        assert_eq!(rl.check(&k), Verdict::Limited { retry_after: block });
+    }
+
+    #[test]
     fn block_penalty_is_exact_and_not_extended_by_retries() {
         let block = Duration::from_secs(300);
         let (rl, clock) = limiter(3, Duration::from_secs(60), block, 100);
@@ -568,6 +623,7 @@ mod tests {
         assert!(first < 99);
         assert_eq!(first + sweep_all(), 99);
         assert_eq!(rl.counts().tracked, 1);
+        assert_eq!(rl.counts().forgotten, 99);
     }
 
     #[test]

@@ -131,6 +131,8 @@ pub struct RateLimitStats {
     pub max_keys: usize,
     /// Sources forgotten to stay within the cap, since the `Tracehound` was built.
     pub evicted_keys: u64,
+    /// Idle sources forgotten by maintenance sweeps, since the `Tracehound` was built.
+    pub forgotten_keys: u64,
 }
 
 /// Event subscriptions.

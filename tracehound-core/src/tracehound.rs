@@ -16,7 +16,7 @@ use zeroize::Zeroize;
 use crate::audit::AuditLog;
 use crate::canonical::{self, CanonicalForm, Limits};
 use crate::clock::{Clock, SystemClock, Timestamp};
-use crate::config::{Config, QuarantineConfig, RateLimitConfig};
+use crate::config::{Config, EventsConfig, MaintenanceConfig, QuarantineConfig, RateLimitConfig};
 use crate::error::{ConfigError, Error};
 use crate::events::{EventBus, EventKind, Subscription};
 use crate::quarantine::{
@@ -77,6 +77,21 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the request should be passed on: only when it is `Clean`, or when tracehound
+    /// itself failed (`Error`, fail-open). Every other outcome, including ones added in
+    /// later versions, refuses it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tracehound::Outcome;
+    ///
+    /// assert!(Outcome::Clean.passes());
+    /// assert!(!Outcome::RateLimited { retry_after: Duration::from_secs(1) }.passes());
+    /// ```
+    pub fn passes(&self) -> bool {
+        matches!(self, Outcome::Clean | Outcome::Error(_))
+    }
+
     fn index(&self) -> usize {
         match self {
             Outcome::Clean => 0,
@@ -107,14 +122,12 @@ fn candidate<'a>(
     threat: &ThreatSignal,
     bytes: &'a [u8],
     signature: Signature,
-    now: Timestamp,
 ) -> Candidate<'a> {
     Candidate {
         signature,
         bytes,
         severity: threat.severity,
-        // A capture time in the future would let a caller dodge eviction and expiry.
-        captured: scent.captured().map_or(now, |at| at.min(now)),
+        captured: scent.captured(),
         source: scent.source(),
     }
 }
@@ -180,6 +193,23 @@ impl fmt::Debug for Tracehound {
 }
 
 /// Builds a [`Tracehound`]; every setting has a default.
+///
+/// ```
+/// use std::time::Duration;
+/// use tracehound::{CanonicalForm, MaintenanceConfig, QuarantineConfig, RateLimitConfig, Tracehound};
+///
+/// let mut quarantine = QuarantineConfig::default();
+/// quarantine.max_count = 1_000;
+/// quarantine.max_age = Some(Duration::from_secs(3_600));
+/// let tracehound = Tracehound::builder()
+///     .quarantine(quarantine)
+///     .rate_limit(RateLimitConfig::disabled())
+///     .canonical_form(CanonicalForm::TracehoundJs)
+///     .maintenance(MaintenanceConfig::manual())
+///     .build()?;
+/// assert_eq!(tracehound.config().quarantine.max_count, 1_000);
+/// # Ok::<(), tracehound::ConfigError>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct Builder {
     config: Config,
@@ -220,6 +250,24 @@ impl Builder {
     /// The largest canonical payload quarantined, in bytes.
     pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
         self.config.max_payload_bytes = bytes;
+        self
+    }
+
+    /// The deepest nesting of arrays and objects in a threat payload.
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.config.max_depth = depth;
+        self
+    }
+
+    /// Event subscription limits.
+    pub fn events(mut self, events: EventsConfig) -> Self {
+        self.config.events = events;
+        self
+    }
+
+    /// Background housekeeping; [`MaintenanceConfig::manual`] starts no thread.
+    pub fn maintenance(mut self, maintenance: MaintenanceConfig) -> Self {
+        self.config.maintenance = maintenance;
         self
     }
 
@@ -341,8 +389,10 @@ impl Tracehound {
     }
 
     /// Decides what to do with one scent: rate limit its source, then, if it carries a threat
-    /// signal, canonicalize, sign and quarantine its payload. Never panics and never blocks
-    /// on anything but the quarantine's short critical section.
+    /// signal, canonicalize, sign and quarantine its payload. Never panics; never waits on
+    /// I/O, on other threads' work or on subscribers, only on short internal locks (a
+    /// rate-limit shard, the quarantine, the event fan-out). [`Outcome::passes`] says whether
+    /// to let the request through.
     pub fn intercept(&self, scent: &Scent) -> Outcome {
         let inner = &self.inner;
         let outcome = match panic::catch_unwind(AssertUnwindSafe(|| inner.intercept(scent))) {
@@ -354,8 +404,9 @@ impl Tracehound {
         inner.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
         if let Outcome::Error(error) = &outcome {
             tracing::warn!(%error, "tracehound intercept failed; request passes");
+            // The failure may have been the clock itself: this read must not panic again.
             inner.bus.publish(
-                inner.clock.now(),
+                inner.now_or_epoch(),
                 [EventKind::InterceptFailed {
                     error: error.clone(),
                 }],
@@ -517,15 +568,13 @@ impl Inner {
 
     fn insert(&self, scent: &Scent, threat: &ThreatSignal, bytes: &[u8]) -> Outcome {
         let signature = Signature::new(threat.category.clone(), Digest::of(bytes));
+        let candidate = candidate(scent, threat, bytes, signature);
         self.with_vault(|vault, changes| {
-            // A known threat needs neither the clock nor a copy of its bytes.
-            if vault.quarantine.contains(&signature) {
-                return Outcome::Ignored { signature };
-            }
-            let now = self.clock.now();
             let Vault { quarantine, audit } = vault;
-            let candidate = candidate(scent, threat, bytes, signature, now);
-            quarantine.insert(candidate, now, audit, changes).into()
+            // The clock is read only for new evidence: a known threat needs no time.
+            quarantine
+                .insert(candidate, || self.clock.now(), audit, changes)
+                .into()
         })
     }
 
@@ -534,15 +583,22 @@ impl Inner {
     fn with_vault<T>(&self, f: impl FnOnce(&mut Vault, &mut Changes) -> T) -> T {
         let mut changes = Changes {
             wanted: self.bus.wanted(),
-            events: Vec::new(),
+            ..Changes::default()
         };
         let mut vault = self.vault.lock();
         let result = f(&mut vault, &mut changes);
         if !changes.events.is_empty() {
-            self.bus.publish(self.clock.now(), changes.events);
+            let at = changes.at.unwrap_or_else(|| self.now_or_epoch());
+            self.bus.publish(at, changes.events);
         }
         drop(vault);
         result
+    }
+
+    /// The wall clock, or the epoch if the injected clock panics: for paths that must not
+    /// fail once a change is made (publishing its events, taking a snapshot).
+    fn now_or_epoch(&self) -> Timestamp {
+        panic::catch_unwind(AssertUnwindSafe(|| self.clock.now())).unwrap_or(Timestamp::EPOCH)
     }
 
     fn remove(&self, signature: &Signature, removal: Removal) -> Result<Removed, Error> {
@@ -568,8 +624,8 @@ impl Inner {
                     .remove(old, Removal::Replaced { by: digest }, now, audit, changes)
                     .ok_or(Error::NotFound)?;
                 let signature = Signature::new(threat.category.clone(), digest);
-                let candidate = candidate(scent, threat, bytes, signature, now);
-                let outcome = quarantine.insert(candidate, now, audit, changes).into();
+                let candidate = candidate(scent, threat, bytes, signature);
+                let outcome = quarantine.insert(candidate, || now, audit, changes).into();
                 Ok(Replacement { removed, outcome })
             })
         })?
@@ -619,13 +675,17 @@ impl Inner {
         };
         let rate_limit = match &self.limiter {
             Some(limiter) => {
-                let counts = limiter.counts();
+                // Counting blocked keys reads the clock; a panicking clock leaves them at zero
+                // rather than panicking the caller of `snapshot`.
+                let counts =
+                    panic::catch_unwind(AssertUnwindSafe(|| limiter.counts())).unwrap_or_default();
                 RateLimitStats {
                     enabled: true,
                     tracked_keys: counts.tracked,
                     blocked_keys: counts.blocked,
                     max_keys: self.config.rate_limit.max_keys,
                     evicted_keys: counts.evicted,
+                    forgotten_keys: counts.forgotten,
                 }
             }
             None => RateLimitStats::default(),
@@ -634,7 +694,7 @@ impl Inner {
         let bus = self.bus.counts();
         let count = |i: usize| self.outcomes[i].load(Ordering::Relaxed);
         Snapshot {
-            taken_at: self.clock.now(),
+            taken_at: self.now_or_epoch(),
             outcomes: OutcomeCounts {
                 clean: count(0),
                 rate_limited: count(1),

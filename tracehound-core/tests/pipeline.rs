@@ -195,28 +195,36 @@ fn byte_cap_evicts_as_many_as_needed_and_accounts_exactly() {
     }
     let held: usize = small.iter().map(|r| r.size()).sum();
     assert_eq!(th.snapshot().quarantine.bytes, held);
-    // 600 more bytes need at least four of the small ones gone.
+    // The big one needs room: the oldest small ones go, exactly as many as its bytes need.
     let big = Scent::new("s", payload(99, 590)).with_threat(Category::Flood, Severity::High);
+    let big_size = canonicalize(big.payload(), CanonicalForm::Jcs)
+        .unwrap()
+        .len();
+    let mut need = (held + big_size).saturating_sub(1_000);
+    let mut expected_victims = 0;
+    for receipt in &small {
+        if need == 0 {
+            break;
+        }
+        need = need.saturating_sub(receipt.size());
+        expected_victims += 1;
+    }
+    assert!(expected_victims > 1, "the case must need several victims");
     let big = quarantined(th.intercept(&big));
     let snap = th.snapshot();
+    assert_eq!(snap.audit.records.evicted, expected_victims as u64);
+    assert_eq!(snap.quarantine.count, 8 - expected_victims + 1);
     assert!(snap.quarantine.bytes <= 1_000);
     let listed: usize = th.list().iter().map(|r| r.size()).sum();
     assert_eq!(snap.quarantine.bytes, listed);
-    assert_eq!(
-        snap.audit.records.evicted as usize,
-        8 - (snap.quarantine.count - 1)
-    );
     assert!(th.get(big.signature()).is_some());
-    // The survivors are the newest small ones.
-    let survivors: Vec<_> = small
-        .iter()
-        .filter(|r| th.get(r.signature()).is_some())
-        .collect();
-    assert!(
-        survivors
-            .iter()
-            .all(|r| r.audit_leaf() >= 8 - survivors.len() as u64)
-    );
+    for (i, receipt) in small.iter().enumerate() {
+        assert_eq!(
+            th.get(receipt.signature()).is_some(),
+            i >= expected_victims,
+            "small {i}: the oldest go first"
+        );
+    }
 }
 
 #[test]
