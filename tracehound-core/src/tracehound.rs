@@ -568,10 +568,14 @@ impl Inner {
 
     fn insert(&self, scent: &Scent, threat: &ThreatSignal, bytes: &[u8]) -> Outcome {
         let signature = Signature::new(threat.category.clone(), Digest::of(bytes));
-        let candidate = candidate(scent, threat, bytes, signature);
         self.with_vault(|vault, changes| {
+            // Known threats are the common repeat under attack: answer them before building
+            // anything for an insert.
+            if vault.quarantine.contains(&signature) {
+                return Outcome::Ignored { signature };
+            }
             let Vault { quarantine, audit } = vault;
-            // The clock is read only for new evidence: a known threat needs no time.
+            let candidate = candidate(scent, threat, bytes, signature);
             quarantine
                 .insert(candidate, || self.clock.now(), audit, changes)
                 .into()
