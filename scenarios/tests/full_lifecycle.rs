@@ -57,7 +57,7 @@ fn threat_is_quarantined_with_one_insert_leaf() {
     assert_eq!(snap.quarantine.by_severity.critical, 1);
     assert_eq!(snap.audit.size, 1);
     assert_eq!(snap.audit.records.quarantined, 1);
-    assert_eq!(receipt.audit_leaf(), 0);
+    assert_eq!(receipt.audit_leaf().map(|l| l.index), Some(0));
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn neutralize_removes_and_records() {
     let receipt = held(&th, &drop_table());
     let removed = th.neutralize(receipt.signature()).unwrap();
     assert_eq!(removed.evidence(), &receipt);
-    assert_eq!(removed.audit_leaf(), 1);
+    assert_eq!(removed.audit_leaf().map(|l| l.index), Some(1));
     let snap = th.snapshot();
     assert_eq!(snap.quarantine.count, 0);
     assert_eq!(snap.audit.size, 2);
@@ -128,7 +128,7 @@ fn purge_is_audited_with_its_reason() {
     let receipt = held(&th, &drop_table());
     let events = th.subscribe(8).unwrap();
     let purged = th.purge(receipt.signature(), PurgeReason::Timeout).unwrap();
-    assert_eq!(purged.audit_leaf(), 1);
+    assert_eq!(purged.audit_leaf().map(|l| l.index), Some(1));
     let snap = th.snapshot();
     assert_eq!(snap.quarantine.count, 0);
     assert_eq!(snap.audit.records.purged, 1);
@@ -162,7 +162,7 @@ fn replace_swaps_evidence_atomically() {
     // insert(old), replaced(old), insert(new).
     assert_eq!(snap.audit.size, 3);
     assert_eq!(snap.audit.records.replaced, 1);
-    assert_eq!(inserted.audit_leaf(), 2);
+    assert_eq!(inserted.audit_leaf().map(|l| l.index), Some(2));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Configuration: plain structs with defaults, validated with errors that name the field.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use governor::Quota;
@@ -58,6 +58,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// Background housekeeping.
     pub maintenance: MaintenanceConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             events: EventsConfig::default(),
             maintenance: MaintenanceConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -118,7 +121,8 @@ impl Config {
         self.quarantine.validate()?;
         self.rate_limit.validate()?;
         self.events.validate()?;
-        self.maintenance.validate()
+        self.maintenance.validate()?;
+        self.audit.validate()
     }
 }
 
@@ -340,6 +344,191 @@ impl MaintenanceConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// The audit log: where it lives, how durable an append is, and how it signs.
+///
+/// ```
+/// use std::time::Duration;
+/// use tracehound::{Config, audit::FsyncPolicy};
+///
+/// let config = Config::from_toml(r#"
+///     [audit]
+///     dir = "/var/lib/myservice/audit"
+///     deployment = "payments.example.com"
+///     fsync = "10ms"              # group commit every 10 ms; or "always", "never"
+///     checkpoint_interval = "1m"
+/// "#).unwrap();
+/// assert_eq!(config.audit.fsync, FsyncPolicy::Every(Duration::from_millis(10)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuditConfig {
+    /// Directory of the durable log. `None` (the default) keeps the log in memory, bounded
+    /// by rotating epochs every `max_epoch_records` (65,536 when unset), and lost on exit.
+    pub dir: Option<PathBuf>,
+    /// When appended records become durable. Default: group commit every 10 ms.
+    pub fsync: FsyncPolicy,
+    /// Names the deployment in checkpoint origins (`<deployment>/tracehound/<epoch>`) and
+    /// in the signing key's name (`<deployment>/tracehound`). Use a schema-less URL you own.
+    /// Default `localhost`.
+    pub deployment: String,
+    /// The Ed25519 signing key, as a C2SP private key string
+    /// (`PRIVATE+KEY+<name>+<id>+<base64>`). Default: `<dir>/signing.key`, generated on
+    /// first start (mode 0600); in memory, a fresh key per process.
+    pub key_file: Option<PathBuf>,
+    /// Older verifier keys (vkey strings) whose checkpoints the log still accepts on open,
+    /// after a key rotation.
+    pub trusted_keys: Vec<String>,
+    /// How often a checkpoint is signed when the log has grown. Zero: only on demand.
+    /// Default 10 s.
+    #[serde(with = "duration_text")]
+    pub checkpoint_interval: Duration,
+    /// Records the writer queue holds between `intercept` and the log. When it is full,
+    /// records are counted as lost and marked by a gap leaf. Default 16,384.
+    pub queue_capacity: usize,
+    /// A segment file is closed and a new one started past this size. Default 64 MiB.
+    pub segment_bytes: u64,
+    /// Records per epoch; a new epoch (and origin) starts when one is full. Default: no
+    /// limit on disk, 65,536 in memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_epoch_records: Option<u64>,
+    /// Record a gap leaf for records that could not be logged, once the log takes records
+    /// again. Default true.
+    pub gap_markers: bool,
+}
+
+/// Records per epoch of a memory log when `max_epoch_records` is unset.
+const MEMORY_EPOCH_RECORDS: u64 = 65_536;
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            dir: None,
+            fsync: FsyncPolicy::Every(Duration::from_millis(10)),
+            deployment: "localhost".to_owned(),
+            key_file: None,
+            trusted_keys: Vec::new(),
+            checkpoint_interval: Duration::from_secs(10),
+            queue_capacity: 16_384,
+            segment_bytes: 64 << 20,
+            max_epoch_records: None,
+            gap_markers: true,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The signing key's name: `<deployment>/tracehound`.
+    pub fn key_name(&self) -> String {
+        format!("{}/tracehound", self.deployment)
+    }
+
+    /// The checkpoint origin of `epoch`: `<deployment>/tracehound/<epoch>`.
+    pub fn origin(&self, epoch: u64) -> String {
+        format!("{}/tracehound/{epoch}", self.deployment)
+    }
+
+    pub(crate) fn epoch_limit(&self) -> Option<u64> {
+        match (self.max_epoch_records, &self.dir) {
+            (Some(max), _) => Some(max),
+            (None, None) => Some(MEMORY_EPOCH_RECORDS),
+            (None, Some(_)) => None,
+        }
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let d = &self.deployment;
+        if d.is_empty() || d.len() > 200 || !d.bytes().all(|b| b.is_ascii_graphic() && b != b'+') {
+            return Err(ConfigError::invalid(
+                "audit.deployment",
+                "must be 1 to 200 printable ASCII characters, without spaces or '+'",
+            ));
+        }
+        for key in &self.trusted_keys {
+            key.parse::<crate::audit::VerifierKey>()
+                .map_err(|e| ConfigError::invalid("audit.trusted_keys", format!("`{key}`: {e}")))?;
+        }
+        if let FsyncPolicy::Every(every) = self.fsync
+            && !(Duration::from_micros(100)..=Duration::from_secs(60)).contains(&every)
+        {
+            return Err(ConfigError::invalid(
+                "audit.fsync",
+                "a group-commit interval must be between 100us and 60s",
+            ));
+        }
+        if !self.checkpoint_interval.is_zero()
+            && self.checkpoint_interval < Duration::from_millis(10)
+        {
+            return Err(ConfigError::invalid(
+                "audit.checkpoint_interval",
+                "must be zero (on demand only) or at least 10ms",
+            ));
+        }
+        if !(1..=1 << 20).contains(&self.queue_capacity) {
+            return Err(ConfigError::invalid(
+                "audit.queue_capacity",
+                "must be between 1 and 1048576",
+            ));
+        }
+        if self.segment_bytes < 4096 {
+            return Err(ConfigError::invalid(
+                "audit.segment_bytes",
+                "must be at least 4096",
+            ));
+        }
+        if self.max_epoch_records.is_some_and(|max| max < 2) {
+            return Err(ConfigError::invalid(
+                "audit.max_epoch_records",
+                "must be at least 2 (an epoch's first leaf is its start record)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// When appended audit records are made durable.
+///
+/// Written in TOML as `"always"`, `"never"` or a duration such as `"10ms"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FsyncPolicy {
+    /// fsync after every batch the writer takes (a batch is whatever is queued: group
+    /// commit). Nothing acknowledged is lost to a crash or a power cut.
+    Always,
+    /// fsync at most this often, for every record appended since. A power cut loses at
+    /// most the last interval; a process crash loses nothing written.
+    Every(Duration),
+    /// Never fsync (the OS writes back when it likes). A process crash loses nothing
+    /// written; a power cut may lose anything not yet written back.
+    Never,
+}
+
+impl Serialize for FsyncPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FsyncPolicy::Always => s.serialize_str("always"),
+            FsyncPolicy::Never => s.serialize_str("never"),
+            FsyncPolicy::Every(every) => duration_text::serialize(every, s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FsyncPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "always" => Ok(FsyncPolicy::Always),
+            "never" => Ok(FsyncPolicy::Never),
+            other => duration_text::parse(other)
+                .map(FsyncPolicy::Every)
+                .map_err(|e| {
+                    serde::de::Error::custom(format!("`always`, `never` or a duration: {e}"))
+                }),
+        }
     }
 }
 

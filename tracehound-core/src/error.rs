@@ -56,6 +56,8 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
+    /// The audit log failed; the error says how.
+    Audit(crate::audit::AuditError),
     /// A bug inside tracehound was caught before it could reach the host. The operation had
     /// no effect beyond what the counters and audit log show. Please report it.
     Internal {
@@ -95,6 +97,7 @@ impl fmt::Display for Error {
             Error::TooManySubscribers { max } => {
                 write!(f, "all {max} subscriber slots are in use")
             }
+            Error::Audit(e) => write!(f, "{e}"),
             Error::Internal { context } => {
                 write!(
                     f,
@@ -130,11 +133,13 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The background maintenance thread could not be started.
+    /// A background thread (maintenance or audit writer) could not be started.
     Spawn {
         /// The I/O error from the operating system.
         source: std::io::Error,
     },
+    /// The audit log could not be opened: its directory, key or records are unusable.
+    Audit(crate::audit::AuditError),
 }
 
 impl ConfigError {
@@ -155,8 +160,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "cannot read configuration {}: {source}", path.display())
             }
             ConfigError::Spawn { source } => {
-                write!(f, "cannot start the maintenance thread: {source}")
+                write!(f, "cannot start a background thread: {source}")
             }
+            ConfigError::Audit(e) => write!(f, "cannot open the audit log: {e}"),
         }
     }
 }
@@ -165,6 +171,7 @@ impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ConfigError::Read { source, .. } | ConfigError::Spawn { source } => Some(source),
+            ConfigError::Audit(e) => Some(e),
             _ => None,
         }
     }

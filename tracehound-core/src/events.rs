@@ -11,6 +11,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
+use crate::audit::writer::AuditLeaf;
+use crate::audit::{AuditError, SignedCheckpoint};
 use crate::clock::Timestamp;
 use crate::error::Error;
 use crate::quarantine::{EvictionCause, PurgeReason, Receipt};
@@ -71,7 +73,7 @@ pub enum EventKind {
         /// Which cap required it.
         cause: EvictionCause,
         /// The audit leaf recording it.
-        audit_leaf: u64,
+        audit_leaf: Option<AuditLeaf>,
     },
     /// New evidence ranked below everything that would have had to make room, so it was not
     /// kept (and nothing was evicted for it).
@@ -83,14 +85,14 @@ pub enum EventKind {
         /// Its size in bytes.
         size: usize,
         /// The audit leaf recording the drop (the leaf before it records its entry).
-        audit_leaf: u64,
+        audit_leaf: Option<AuditLeaf>,
     },
     /// Evidence was neutralized (by `neutralize` or `flush`).
     EvidenceNeutralized {
         /// The evidence as it was held.
         evidence: Receipt,
         /// The audit leaf recording it.
-        audit_leaf: u64,
+        audit_leaf: Option<AuditLeaf>,
     },
     /// Evidence was purged.
     EvidencePurged {
@@ -99,22 +101,43 @@ pub enum EventKind {
         /// Why.
         reason: PurgeReason,
         /// The audit leaf recording it.
-        audit_leaf: u64,
+        audit_leaf: Option<AuditLeaf>,
     },
     /// Evidence was replaced by other evidence.
     EvidenceReplaced {
         /// The evidence as it was held.
         evidence: Receipt,
         /// The audit leaf recording it.
-        audit_leaf: u64,
+        audit_leaf: Option<AuditLeaf>,
     },
     /// Evidence outlived the configured maximum age.
     EvidenceExpired {
         /// The evidence as it was held.
         evidence: Receipt,
         /// The audit leaf recording it.
-        audit_leaf: u64,
+        audit_leaf: Option<AuditLeaf>,
     },
+    /// The audit log could not take a record (its queue is full: the disk is slow or
+    /// failing). Published once per run of lost records; the records are counted in
+    /// [`AuditStats::lost`](crate::AuditStats) and, once the log takes records again,
+    /// marked by a gap leaf.
+    AuditUnavailable,
+    /// A gap leaf now records `lost` records the log could not take.
+    AuditGapRecorded {
+        /// Records lost since the previous gap leaf.
+        lost: u64,
+        /// The gap leaf.
+        audit_leaf: AuditLeaf,
+    },
+    /// Writing, committing or signing the audit log failed. Published once per run of
+    /// failures; the writer retries on its own.
+    AuditWriteFailed {
+        /// What failed.
+        error: AuditError,
+    },
+    /// A checkpoint was signed. Ship it off the host (to a SIEM, a witness, a WORM store):
+    /// any checkpoint kept elsewhere exposes a later rewrite of the log.
+    CheckpointSigned(SignedCheckpoint),
     /// A request was refused by the rate limiter.
     RateLimitExceeded {
         /// Who sent it.

@@ -96,9 +96,10 @@ mod snapshot;
 mod tracehound;
 
 pub use crate::audit::AuditCounts;
+pub use crate::audit::writer::AuditLeaf;
 pub use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES, canonicalize};
 pub use crate::config::{
-    Config, EventsConfig, MaintenanceConfig, QuarantineConfig, RateLimitConfig,
+    AuditConfig, Config, EventsConfig, MaintenanceConfig, QuarantineConfig, RateLimitConfig,
 };
 pub use crate::error::{ConfigError, Error};
 pub use crate::events::{Event, EventKind, Subscription};
@@ -112,7 +113,7 @@ pub use crate::snapshot::{
     AuditStats, EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts,
     Snapshot,
 };
-pub use crate::tracehound::{Builder, Maintenance, Outcome, Replacement, Tracehound};
+pub use crate::tracehound::{AuditHead, Builder, Maintenance, Outcome, Replacement, Tracehound};
 pub use tracehound_codec::Digest;
 
 /// The README's example, compiled and run as a test.

@@ -18,7 +18,8 @@ use std::time::Duration;
 use tracehound_codec::Digest;
 use zeroize::Zeroize;
 
-use crate::audit::{AuditLog, Record, RecordType};
+use crate::audit::writer::{AuditLeaf, Sequencer};
+use crate::audit::{EvidenceRecord, RecordType};
 use crate::clock::Timestamp;
 use crate::events::EventKind;
 use crate::scent::{Severity, SourceKey};
@@ -33,7 +34,7 @@ pub struct Receipt {
     severity: Severity,
     captured: Timestamp,
     source: SourceKey,
-    audit_leaf: u64,
+    audit_leaf: Option<AuditLeaf>,
 }
 
 impl Receipt {
@@ -68,7 +69,7 @@ impl Receipt {
     }
 
     /// Index of the audit leaf that recorded its entry into the quarantine.
-    pub fn audit_leaf(&self) -> u64 {
+    pub fn audit_leaf(&self) -> Option<AuditLeaf> {
         self.audit_leaf
     }
 }
@@ -77,7 +78,7 @@ impl Receipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {
     evidence: Receipt,
-    audit_leaf: u64,
+    audit_leaf: Option<AuditLeaf>,
 }
 
 impl Removed {
@@ -87,7 +88,7 @@ impl Removed {
     }
 
     /// Index of the audit leaf that recorded the removal.
-    pub fn audit_leaf(&self) -> u64 {
+    pub fn audit_leaf(&self) -> Option<AuditLeaf> {
         self.audit_leaf
     }
 }
@@ -135,7 +136,7 @@ pub(crate) enum Removal {
 }
 
 impl Removal {
-    fn record(self, evidence: &Receipt, now: Timestamp) -> Record<'_> {
+    fn record(self, evidence: &Receipt, now: Timestamp) -> EvidenceRecord<'_> {
         let (kind, reason, digest) = match self {
             Removal::Evicted(cause) => (RecordType::Evicted, cause.code(), None),
             Removal::Neutralized { flush } => (RecordType::Neutralized, u8::from(flush), None),
@@ -143,7 +144,7 @@ impl Removal {
             Removal::Replaced { by } => (RecordType::Replaced, 0, Some(by)),
             Removal::Expired => (RecordType::Expired, 0, None),
         };
-        Record {
+        EvidenceRecord {
             kind,
             time: now,
             signature: &evidence.signature,
@@ -154,7 +155,7 @@ impl Removal {
         }
     }
 
-    fn event(self, evidence: Receipt, audit_leaf: u64) -> EventKind {
+    fn event(self, evidence: Receipt, audit_leaf: Option<AuditLeaf>) -> EventKind {
         match self {
             Removal::Evicted(cause) => EventKind::EvidenceEvicted {
                 evidence,
@@ -241,7 +242,7 @@ pub(crate) struct Changes {
 }
 
 impl Changes {
-    fn push(&mut self, make: impl FnOnce() -> EventKind) {
+    pub(crate) fn push(&mut self, make: impl FnOnce() -> EventKind) {
         if self.wanted {
             self.events.push(make());
         }
@@ -285,7 +286,7 @@ struct Entry {
     severity: Severity,
     captured: Timestamp,
     source: SourceKey,
-    audit_leaf: u64,
+    audit_leaf: Option<AuditLeaf>,
     seq: u64,
 }
 
@@ -401,7 +402,7 @@ impl Quarantine {
         &mut self,
         candidate: Candidate<'_>,
         clock: impl FnOnce() -> Timestamp,
-        log: &mut AuditLog,
+        log: &mut Sequencer,
         changes: &mut Changes,
     ) -> Inserted {
         if self.contains(&candidate.signature) {
@@ -421,7 +422,7 @@ impl Quarantine {
         };
         let plan = self.plan_evictions(size, priority);
 
-        let record = |kind, reason| Record {
+        let record = |kind, reason| EvidenceRecord {
             kind,
             time: now,
             signature: &candidate.signature,
@@ -433,8 +434,8 @@ impl Quarantine {
         let Some(victims) = plan.victims else {
             // Lower priority than everything that would have to make room: not kept, and
             // nothing is evicted for it.
-            log.append(&record(RecordType::Quarantined, 0));
-            let audit_leaf = log.append(&record(RecordType::Dropped, plan.cause.code()));
+            log.append(&record(RecordType::Quarantined, 0), changes);
+            let audit_leaf = log.append(&record(RecordType::Dropped, plan.cause.code()), changes);
             changes.push(|| EventKind::EvidenceDropped {
                 signature: candidate.signature.clone(),
                 severity: candidate.severity,
@@ -453,7 +454,7 @@ impl Quarantine {
                 self.take(&sig, Removal::Evicted(cause), now, log, changes);
             }
         }
-        let audit_leaf = log.append(&record(RecordType::Quarantined, 0));
+        let audit_leaf = log.append(&record(RecordType::Quarantined, 0), changes);
         let receipt = Receipt {
             signature: candidate.signature.clone(),
             size,
@@ -534,7 +535,7 @@ impl Quarantine {
         signature: &Signature,
         removal: Removal,
         now: Timestamp,
-        log: &mut AuditLog,
+        log: &mut Sequencer,
         changes: &mut Changes,
     ) -> Option<Removed> {
         let priority = self.entries.get(signature)?.priority();
@@ -546,7 +547,7 @@ impl Quarantine {
     pub(crate) fn flush(
         &mut self,
         now: Timestamp,
-        log: &mut AuditLog,
+        log: &mut Sequencer,
         changes: &mut Changes,
     ) -> Vec<Removed> {
         let mut removed = Vec::with_capacity(self.entries.len());
@@ -571,7 +572,7 @@ impl Quarantine {
         &mut self,
         max_age: Duration,
         now: Timestamp,
-        log: &mut AuditLog,
+        log: &mut Sequencer,
         changes: &mut Changes,
     ) -> Vec<Removed> {
         let mut expired = Vec::new();
@@ -597,7 +598,7 @@ impl Quarantine {
         signature: &Signature,
         removal: Removal,
         now: Timestamp,
-        log: &mut AuditLog,
+        log: &mut Sequencer,
         changes: &mut Changes,
     ) -> Option<Removed> {
         let (signature, entry) = self.entries.remove_entry(signature)?;
@@ -610,7 +611,7 @@ impl Quarantine {
         self.by_severity[rank] -= 1;
         self.bytes_by_severity[rank] -= size;
         let receipt = entry.receipt(signature);
-        let audit_leaf = log.append(&removal.record(&receipt, now));
+        let audit_leaf = log.append(&removal.record(&receipt, now), changes);
         changes.at = Some(now);
         changes.push(|| removal.event(receipt.clone(), audit_leaf));
         Some(Removed {
@@ -634,15 +635,18 @@ mod tests {
 
     struct Fixture {
         quarantine: Quarantine,
-        log: AuditLog,
+        log: Sequencer,
+        _queue: crossbeam_channel::Receiver<crate::audit::writer::Message>,
         source: SourceKey,
     }
 
     impl Fixture {
         fn new(max_count: usize, max_bytes: usize) -> Self {
+            let sequencer = Sequencer::for_tests(10_000);
             Self {
                 quarantine: Quarantine::new(max_count, max_bytes, false),
-                log: AuditLog::default(),
+                log: sequencer.0,
+                _queue: sequencer.1,
                 source: SourceKey::new("s"),
             }
         }
@@ -712,7 +716,10 @@ mod tests {
         assert_eq!(f.quarantine.list(), before);
         assert!(matches!(
             events.as_slice(),
-            [EventKind::EvidenceDropped { audit_leaf: 4, .. }]
+            [EventKind::EvidenceDropped {
+                audit_leaf: Some(AuditLeaf { index: 4, .. }),
+                ..
+            }]
         ));
         let counts = f.log.counts();
         assert_eq!(

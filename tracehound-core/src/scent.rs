@@ -129,6 +129,17 @@ impl Severity {
     pub const fn rank(self) -> u8 {
         self as u8
     }
+
+    /// The severity of a rank (see [`rank`](Self::rank)), if it is one.
+    pub const fn from_rank(rank: u8) -> Option<Severity> {
+        match rank {
+            0 => Some(Severity::Low),
+            1 => Some(Severity::Medium),
+            2 => Some(Severity::High),
+            3 => Some(Severity::Critical),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Severity {

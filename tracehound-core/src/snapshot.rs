@@ -2,6 +2,8 @@
 
 use tracehound_codec::Digest;
 
+use std::time::Duration;
+
 use crate::audit::AuditCounts;
 use crate::clock::Timestamp;
 use crate::scent::Severity;
@@ -151,10 +153,30 @@ pub struct EventStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuditStats {
-    /// Leaves in the log.
+    /// The current epoch (origin `<deployment>/tracehound/<epoch>`).
+    pub epoch: u64,
+    /// Leaves numbered in the current epoch: written, or queued for the writer.
     pub size: u64,
-    /// Merkle tree hash over all leaves (RFC 6962).
+    /// Leaves of the current epoch made durable under the fsync policy.
+    pub durable_size: u64,
+    /// Merkle tree hash (RFC 6962) of the durable leaves.
     pub root: Digest,
-    /// Leaves per record type.
+    /// Records handed to the log since the `Tracehound` was built, per type.
     pub records: AuditCounts,
+    /// Records the log could not take (queue full: the disk was slow or failing).
+    pub lost: u64,
+    /// Gap leaves written for lost records.
+    pub gaps: u64,
+    /// Failed appends, commits and checkpoint signings (each retried).
+    pub append_failures: u64,
+    /// Whether the writer is failing now.
+    pub failing: bool,
+    /// Whether an fsync failed, so nothing more is acknowledged until a restart.
+    pub poisoned: bool,
+    /// Checkpoints signed since the `Tracehound` was built.
+    pub checkpoints: u64,
+    /// Size of the last signed checkpoint.
+    pub last_checkpoint_size: u64,
+    /// Time since the last signed checkpoint; `None` before the first.
+    pub last_checkpoint_age: Option<Duration>,
 }

@@ -13,7 +13,8 @@ use parking_lot::Mutex;
 use tracehound_codec::Digest;
 use zeroize::Zeroize;
 
-use crate::audit::AuditLog;
+use crate::audit::writer::{self, Sequencer, Writer};
+use crate::audit::{AuditError, AuditLog, EvidenceProof, SignedCheckpoint, VerifierKey};
 use crate::canonical::{self, CanonicalForm, Limits};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::{Config, EventsConfig, MaintenanceConfig, QuarantineConfig, RateLimitConfig};
@@ -26,8 +27,7 @@ use crate::rate_limit::{RateLimiter, Verdict};
 use crate::scent::{Scent, ThreatSignal};
 use crate::signature::Signature;
 use crate::snapshot::{
-    AuditStats, EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts,
-    Snapshot,
+    EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts, Snapshot,
 };
 
 /// What `intercept` decided. Tracehound never classifies: a scent without a threat signal is
@@ -286,6 +286,20 @@ impl Builder {
         };
         let interval = config.maintenance.interval;
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let bus = Arc::new(EventBus::new(
+            config.events.max_subscribers,
+            config.events.max_queue,
+        ));
+        let log = AuditLog::open(&config.audit).map_err(ConfigError::Audit)?;
+        let (audit_writer, sequencer) = writer::start(
+            log,
+            config.audit.queue_capacity,
+            config.audit.checkpoint_interval,
+            config.audit.gap_markers,
+            Arc::clone(&bus),
+            Arc::clone(&clock),
+        )
+        .map_err(|source| ConfigError::Spawn { source })?;
         let inner = Arc::new(Inner {
             limits: Limits {
                 max_bytes: config.max_payload_bytes,
@@ -297,9 +311,10 @@ impl Builder {
                     config.quarantine.max_bytes,
                     config.quarantine.max_age.is_some(),
                 ),
-                audit: AuditLog::default(),
+                audit: sequencer,
             }),
-            bus: EventBus::new(config.events.max_subscribers, config.events.max_queue),
+            bus,
+            audit_writer,
             outcomes: Default::default(),
             limiter,
             clock,
@@ -340,17 +355,28 @@ struct Inner {
     limits: Limits,
     limiter: Option<RateLimiter>,
     vault: Mutex<Vault>,
-    bus: EventBus,
+    bus: Arc<EventBus>,
+    audit_writer: Writer,
     outcomes: [AtomicU64; 8],
     /// Dropped with the last handle; that wakes and ends the maintenance thread.
     _stop: Sender<()>,
 }
 
-/// The quarantine and the audit log, under one lock so the log's order is the quarantine's.
+impl Drop for Inner {
+    /// Lets the audit writer drain its queue, commit and sign a final checkpoint, and waits
+    /// for it, so the log's directory is unlocked when the last handle is gone.
+    fn drop(&mut self) {
+        self.vault.get_mut().audit.close();
+        self.audit_writer.stop();
+    }
+}
+
+/// The quarantine and the audit log's sequencer, under one lock so the log's order is the
+/// quarantine's.
 #[derive(Debug)]
 struct Vault {
     quarantine: Quarantine,
-    audit: AuditLog,
+    audit: Sequencer,
 }
 
 /// Scratch buffers beyond this capacity are released after use rather than kept, so a
@@ -503,6 +529,78 @@ impl Tracehound {
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
+
+    /// Waits until every audit record handed to the log so far is committed under the
+    /// fsync policy (at most `timeout`), and returns the log's durable head.
+    pub fn sync_audit(&self, timeout: Duration) -> Result<AuditHead, AuditError> {
+        self.inner.audit_writer.sync(timeout)?;
+        let log = self.inner.audit_writer.log.lock();
+        if log.is_poisoned() {
+            return Err(AuditError::Poisoned);
+        }
+        Ok(AuditHead {
+            epoch: log.epoch(),
+            size: log.durable_size(),
+            root: log.root_at(log.durable_size())?,
+        })
+    }
+
+    /// Signs a checkpoint of everything handed to the log so far (waiting for the writer to
+    /// commit it) and returns it. Also published as [`EventKind::CheckpointSigned`].
+    pub fn checkpoint(&self) -> Result<SignedCheckpoint, AuditError> {
+        let writer = &self.inner.audit_writer;
+        writer.sync(SYNC_TIMEOUT)?;
+        let signed = writer.log.lock().checkpoint()?;
+        writer.signed(&signed, self.inner.now_or_epoch());
+        Ok(signed)
+    }
+
+    /// A self-contained proof that the evidence held under `signature` entered the
+    /// quarantine: its `quarantined` record, inclusion proof and a signed checkpoint, to
+    /// hand to anyone holding the log's verifier key. Fails with [`Error::NotFound`] when
+    /// the evidence is not held, and with [`Error::Audit`] when its record was lost or its
+    /// epoch is no longer stored.
+    pub fn prove(&self, signature: &Signature) -> Result<EvidenceProof, Error> {
+        let receipt = self.get(signature).ok_or(Error::NotFound)?;
+        let leaf = receipt
+            .audit_leaf()
+            .ok_or(Error::Audit(AuditError::Internal("the record was lost")))?;
+        let writer = &self.inner.audit_writer;
+        writer.sync(SYNC_TIMEOUT).map_err(Error::Audit)?;
+        let mut log = writer.log.lock();
+        if log.epoch() != leaf.epoch {
+            return Err(Error::Audit(AuditError::EpochUnavailable {
+                epoch: leaf.epoch,
+            }));
+        }
+        log.prove(leaf.index).map_err(Error::Audit)
+    }
+
+    /// The key the audit log signs checkpoints with.
+    pub fn verifier_key(&self) -> VerifierKey {
+        self.inner.audit_writer.log.lock().verifier_key()
+    }
+
+    /// Runs `f` on the audit log, for proofs and records beyond [`prove`](Self::prove).
+    /// The writer waits while `f` runs (`intercept` does not).
+    pub fn with_audit_log<R>(&self, f: impl FnOnce(&mut AuditLog) -> R) -> R {
+        f(&mut self.inner.audit_writer.log.lock())
+    }
+}
+
+/// How long API calls wait for the audit writer.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The durable head of the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditHead {
+    /// The epoch.
+    pub epoch: u64,
+    /// Durable leaves in it.
+    pub size: u64,
+    /// Their Merkle tree hash.
+    pub root: Digest,
 }
 
 impl Inner {
@@ -655,7 +753,7 @@ impl Inner {
     }
 
     fn snapshot(&self) -> Snapshot {
-        let (quarantine, audit) = {
+        let (quarantine, records) = {
             let vault = self.vault.lock();
             let q = &vault.quarantine;
             let config = &self.config.quarantine;
@@ -670,11 +768,7 @@ impl Inner {
                     by_severity: SeverityCounts::from_ranks(q.by_severity()),
                     fill_ratio: fill.clamp(0.0, 1.0),
                 },
-                AuditStats {
-                    size: vault.audit.size(),
-                    root: vault.audit.root(),
-                    records: vault.audit.counts(),
-                },
+                vault.audit.counts(),
             )
         };
         let rate_limit = match &self.limiter {
@@ -697,8 +791,10 @@ impl Inner {
         self.bus.prune();
         let bus = self.bus.counts();
         let count = |i: usize| self.outcomes[i].load(Ordering::Relaxed);
+        let taken_at = self.now_or_epoch();
+        let audit = self.audit_writer.stats(records, taken_at);
         Snapshot {
-            taken_at: self.now_or_epoch(),
+            taken_at,
             outcomes: OutcomeCounts {
                 clean: count(0),
                 rate_limited: count(1),

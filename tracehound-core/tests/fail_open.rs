@@ -11,7 +11,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::{
-    Category, Config, Error, EventKind, Outcome, Receipt, Scent, Severity, Signature, Tracehound,
+    AuditLeaf, Category, Config, Error, EventKind, Outcome, Receipt, Scent, Severity, Signature,
+    Tracehound,
 };
 
 const MAX_PAYLOAD: usize = 512;
@@ -149,7 +150,7 @@ fn run(
 fn check_consistency(
     th: &Tracehound,
     receipts: &[Receipt],
-    removal_events: &HashMap<Signature, Vec<u64>>,
+    removal_events: &HashMap<Signature, Vec<Option<AuditLeaf>>>,
     scents: usize,
 ) {
     let snap = th.snapshot();
@@ -199,8 +200,8 @@ fn check_consistency(
     }
 }
 
-fn removals(events: &tracehound::Subscription) -> HashMap<Signature, Vec<u64>> {
-    let mut map: HashMap<Signature, Vec<u64>> = HashMap::new();
+fn removals(events: &tracehound::Subscription) -> HashMap<Signature, Vec<Option<AuditLeaf>>> {
+    let mut map: HashMap<Signature, Vec<Option<AuditLeaf>>> = HashMap::new();
     for event in events.drain() {
         let (evidence, leaf) = match event.into_kind() {
             EventKind::EvidenceEvicted {

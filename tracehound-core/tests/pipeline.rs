@@ -77,7 +77,7 @@ fn receipt_describes_exactly_what_is_held() {
         START.saturating_add(Duration::from_secs(3))
     );
     assert_eq!(receipt.source().as_str(), "10.1.0.1");
-    assert_eq!(receipt.audit_leaf(), 0);
+    assert_eq!(receipt.audit_leaf().map(|l| l.index), Some(0));
     assert_eq!(th.get(receipt.signature()), Some(receipt.clone()));
     assert_eq!(th.verify_evidence(receipt.signature()), Ok(receipt));
 }
@@ -254,13 +254,13 @@ fn neutralize_purge_replace_and_flush_are_audited() {
 
     let removed = th.neutralize(receipts[0].signature()).unwrap();
     assert_eq!(removed.evidence(), &receipts[0]);
-    assert_eq!(removed.audit_leaf(), 5);
+    assert_eq!(removed.audit_leaf().map(|l| l.index), Some(5));
     assert_eq!(th.neutralize(receipts[0].signature()), Err(Error::NotFound));
 
     let purged = th
         .purge(receipts[1].signature(), PurgeReason::Timeout)
         .unwrap();
-    assert_eq!(purged.audit_leaf(), 6);
+    assert_eq!(purged.audit_leaf().map(|l| l.index), Some(6));
 
     let replacement = threat(100, Severity::Critical);
     let replaced = th.replace(receipts[2].signature(), &replacement).unwrap();
@@ -269,7 +269,11 @@ fn neutralize_purge_replace_and_flush_are_audited() {
         Outcome::Quarantined(r) => r.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(new.audit_leaf(), 8, "replaced leaf 7, then the insert");
+    assert_eq!(
+        new.audit_leaf().map(|l| l.index),
+        Some(8),
+        "replaced leaf 7, then the insert"
+    );
     // Replacing something not held changes nothing.
     let before = th.snapshot().audit;
     assert_eq!(

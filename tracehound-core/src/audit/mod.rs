@@ -1,0 +1,94 @@
+//! The audit log: every lifecycle step of every piece of evidence, as a leaf of an RFC 6962
+//! Merkle tree, stored durably and provable to anyone holding a signed checkpoint.
+//!
+//! - **Leaves** are versioned, length-prefixed binary [records](AuditRecord) that commit to
+//!   evidence *hashes*, never payload bytes, so erasing evidence never breaks the tree. The
+//!   layout is documented byte by byte in `docs/audit-log-format.md`.
+//! - **The tree** is RFC 6962's: leaf hash SHA-256(0x00 ‖ record), node hash
+//!   SHA-256(0x01 ‖ left ‖ right), empty root SHA-256(""). Inclusion and consistency proofs
+//!   follow RFC 9162 §2.1.3 and §2.1.4; the [`merkle`] verifiers are strict and check proofs
+//!   of any RFC 6962 log, a Certificate Transparency log included.
+//! - **Checkpoints** are C2SP `tlog-checkpoint` signed notes, signed with Ed25519 ([`note`]).
+//!   The origin is `<deployment>/tracehound/<epoch>`; the key name is
+//!   `<deployment>/tracehound`. The log never signs a checkpoint that is not consistent with
+//!   its previous one.
+//! - **Storage** ([`AuditLog`]) is a directory of append-only segment files, every record
+//!   framed and checksummed, made durable by group commit under an [`FsyncPolicy`], and
+//!   verified on open; or memory, bounded by rotating epochs.
+//! - **Evidence bundles** ([`EvidenceProof`]) are C2SP `tlog-proof` files: record, inclusion
+//!   proof and signed checkpoint, verified offline with [`EvidenceProof::verify`] or
+//!   `tracehound verify-proof`.
+//!
+//! What the log does *not* protect against: a host attacker who holds the signing key can
+//! sign a rewritten history. Keep checkpoints off the host (ship them to a SIEM, a witness or
+//! a WORM bucket); any checkpoint kept elsewhere exposes a rewrite through a failed
+//! consistency proof. Claimed times in records are the host's clock and are not trusted.
+
+mod error;
+mod log;
+pub mod merkle;
+pub mod note;
+mod record;
+mod storage;
+mod verify;
+pub(crate) mod writer;
+
+pub use self::error::{AuditError, VerifyError};
+pub use self::log::{Appended, AuditLog, OpenReport};
+pub use self::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
+pub use self::record::{
+    AuditRecord, EvidenceRecord, MAX_RECORD_LEN, RecordBody, RecordError, RecordType,
+};
+pub use self::verify::{EvidenceProof, VerifiedEvidence, verify};
+pub use crate::config::{AuditConfig, FsyncPolicy};
+
+/// Number of audit records of each type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditCounts {
+    /// Evidence entered the quarantine (including evidence dropped at once).
+    pub quarantined: u64,
+    /// Evidence removed to make room for higher-priority evidence.
+    pub evicted: u64,
+    /// New evidence that was itself the lowest priority and was not kept.
+    pub dropped: u64,
+    /// Evidence removed by `neutralize` or `flush`.
+    pub neutralized: u64,
+    /// Evidence removed by `purge`.
+    pub purged: u64,
+    /// Evidence removed by `replace`.
+    pub replaced: u64,
+    /// Evidence removed because it outlived the configured maximum age.
+    pub expired: u64,
+    /// Gap markers: runs of records the log could not take.
+    pub gaps: u64,
+    /// Epoch-start leaves.
+    pub epoch_starts: u64,
+}
+
+impl AuditCounts {
+    /// Records that removed evidence from the quarantine.
+    pub fn removals(&self) -> u64 {
+        self.evicted + self.dropped + self.neutralized + self.purged + self.replaced + self.expired
+    }
+
+    /// All records.
+    pub fn total(&self) -> u64 {
+        self.quarantined + self.removals() + self.gaps + self.epoch_starts
+    }
+
+    pub(crate) fn count(&mut self, kind: RecordType) {
+        let slot = match kind {
+            RecordType::Quarantined => &mut self.quarantined,
+            RecordType::Evicted => &mut self.evicted,
+            RecordType::Dropped => &mut self.dropped,
+            RecordType::Neutralized => &mut self.neutralized,
+            RecordType::Purged => &mut self.purged,
+            RecordType::Replaced => &mut self.replaced,
+            RecordType::Expired => &mut self.expired,
+            RecordType::Gap => &mut self.gaps,
+            RecordType::EpochStart => &mut self.epoch_starts,
+        };
+        *slot += 1;
+    }
+}
