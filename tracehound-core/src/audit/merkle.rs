@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use tracehound::Digest;
-//! use tracehound::merkle::{self, NodeSource};
+//! use tracehound::audit::merkle::{self, NodeSource};
 //!
 //! /// Three leaves and the one complete pair above the first two.
 //! struct Levels(Vec<Vec<Digest>>);

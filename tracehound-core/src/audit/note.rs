@@ -37,7 +37,7 @@
 //!
 //! ```
 //! use tracehound::Digest;
-//! use tracehound::note::{Checkpoint, NoteSigner, SignedCheckpoint};
+//! use tracehound::audit::note::{Checkpoint, NoteSigner, SignedCheckpoint};
 //!
 //! let signer = NoteSigner::generate("audit.example.com/log")?;
 //! let trusted = [signer.verifier_key()];
@@ -47,7 +47,7 @@
 //!
 //! let opened = SignedCheckpoint::open(signed.note(), &trusted)?;
 //! assert_eq!(opened.checkpoint(), &checkpoint);
-//! # Ok::<(), tracehound::note::NoteError>(())
+//! # Ok::<(), tracehound::audit::note::NoteError>(())
 //! ```
 
 use std::fmt;

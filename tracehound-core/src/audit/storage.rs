@@ -277,10 +277,10 @@ pub(crate) fn epochs(root: &Path) -> Result<Vec<u64>, AuditError> {
     for entry in fs::read_dir(root).map_err(io_err("list", root))? {
         let entry = entry.map_err(io_err("list", root))?;
         let name = entry.file_name();
-        if let Some(n) = name.to_str().and_then(|n| n.strip_prefix("epoch-")) {
-            if let Ok(epoch) = n.parse::<u64>() {
-                found.push(epoch);
-            }
+        if let Some(n) = name.to_str().and_then(|n| n.strip_prefix("epoch-"))
+            && let Ok(epoch) = n.parse::<u64>()
+        {
+            found.push(epoch);
         }
     }
     found.sort_unstable();
@@ -302,6 +302,7 @@ impl DirStore {
         }
         let mut store = DirStore::empty(dir, epoch, sync, segment_bytes);
         store.new_segment(0)?;
+        store.open_checkpoints()?;
         Ok(store)
     }
 
@@ -408,7 +409,7 @@ impl DirStore {
                 position == last,
                 |payload, offset| {
                     let index = store.count;
-                    if index % SPARSE_EVERY == 0 {
+                    if index.is_multiple_of(SPARSE_EVERY) {
                         store.sparse.push((index, position, offset));
                     }
                     let nodes = each(index, payload).map_err(|e| match e {
@@ -480,7 +481,7 @@ impl DirStore {
                 notes.push(note.to_owned());
                 Ok(())
             },
-            |offset, n, problem| corrupt(offset, n, problem),
+            corrupt,
             FILE_HEADER_LEN,
         )?;
         let mut cut = 0;
@@ -518,7 +519,7 @@ impl DirStore {
         if self.pending.len() >= MAX_PENDING_BYTES {
             self.write_out()?;
         }
-        if self.count % SPARSE_EVERY == 0 {
+        if self.count.is_multiple_of(SPARSE_EVERY) {
             let position = self.segments.len() - 1;
             self.sparse.push((
                 self.count,
