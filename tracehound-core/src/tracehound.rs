@@ -573,7 +573,16 @@ impl Tracehound {
                 epoch: leaf.epoch,
             }));
         }
-        log.prove(leaf.index).map_err(Error::Audit)
+        let before = log.latest_checkpoint().map(|cp| cp.checkpoint().size);
+        let bundle = log.prove(leaf.index).map_err(Error::Audit)?;
+        if let Some(signed) = log
+            .latest_checkpoint()
+            .filter(|cp| Some(cp.checkpoint().size) != before)
+        {
+            // Proving signed a new checkpoint: count and publish it like any other.
+            writer.signed(signed, self.inner.now_or_epoch());
+        }
+        Ok(bundle)
     }
 
     /// The key the audit log signs checkpoints with.
