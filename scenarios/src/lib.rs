@@ -39,3 +39,101 @@ pub fn request(n: u64) -> Value {
         "body": {"q": format!("' OR {n}={n} --")},
     })
 }
+
+/// The evidence signature of record `index` in the crash tests: a digest of the index.
+pub fn crash_signature(index: u64) -> tracehound::Signature {
+    tracehound::Signature::new(
+        tracehound::Category::Injection,
+        tracehound::Digest::of(&index.to_be_bytes()),
+    )
+}
+
+/// Record `index` of the crash tests (its fields all follow from the index), for
+/// `signature` = [`crash_signature`]`(index)`.
+pub fn crash_record(
+    index: u64,
+    signature: &tracehound::Signature,
+) -> tracehound::audit::EvidenceRecord<'_> {
+    let severity =
+        tracehound::Severity::from_rank((index % 4) as u8).unwrap_or(tracehound::Severity::Low);
+    tracehound::audit::EvidenceRecord::new(
+        tracehound::audit::RecordType::Quarantined,
+        START.saturating_add(Duration::from_millis(index)),
+        signature,
+        index,
+        severity,
+    )
+}
+
+/// Checks that `bytes` is record `index` of the crash tests, as the appender wrote it.
+pub fn check_crash_record(index: u64, bytes: &[u8]) -> Result<(), String> {
+    let record = tracehound::audit::AuditRecord::decode(bytes)
+        .map_err(|e| format!("record {index}: {e}"))?;
+    let signature = crash_signature(index);
+    let expected = crash_record(index, &signature);
+    let tracehound::audit::RecordBody::Evidence {
+        signature: found,
+        size,
+        severity,
+        ..
+    } = &record.body
+    else {
+        return Err(format!("record {index} is not an evidence record"));
+    };
+    if record.seq != index
+        || record.kind != expected.kind
+        || record.time != expected.time
+        || *found != signature
+        || *size != expected.size
+        || *severity != expected.severity
+    {
+        return Err(format!("record {index} holds other content: {record:?}"));
+    }
+    Ok(())
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Bytes from lowercase or uppercase hex; `None` if `text` is not hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A small deterministic generator (SplitMix64), so a failing run can be repeated from its
+/// printed seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound` (`bound` > 0).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound.max(1)
+    }
+}
