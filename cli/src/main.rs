@@ -1,13 +1,16 @@
 //! The `tracehound` command.
 #![forbid(unsafe_code)]
 
-use std::io::Read;
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tracehound::{CanonicalForm, Category, signature};
 
 mod demo;
+mod rfc6962;
+mod verify_proof;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +46,23 @@ enum Command {
         /// The payload as JSON text; `-` reads it from standard input.
         json: String,
     },
+    /// Verify an evidence proof bundle offline, with only the log's verifier key.
+    ///
+    /// Checks the checkpoint's signature and origin, the record's inclusion in the
+    /// checkpoint's tree and, with `--evidence`, the evidence bytes; then prints what the
+    /// record says (hashes and sizes, never a payload).
+    ///
+    /// Exits 0 when the proof holds, 1 when it does not (the reason goes to standard error),
+    /// 2 when it could not be checked: a usage error, a bad key or an unreadable file.
+    VerifyProof(verify_proof::VerifyProofArgs),
+    /// Verify RFC 6962 Merkle inclusion and consistency proofs of any log, a Certificate
+    /// Transparency log included.
+    ///
+    /// Hashes are standard, padded base64, as CT logs print them. The checks are strict: every
+    /// hash must be 32 bytes, a proof must have exactly the hashes its sizes need, and a tree
+    /// of size 0 proves nothing.
+    #[command(subcommand)]
+    Rfc6962(rfc6962::Command),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -51,23 +71,72 @@ enum Form {
     Ts,
 }
 
+/// Why a command failed; each kind has its exit status.
+#[derive(Debug)]
+enum Failure {
+    /// `demo` or `signature` failed. Exit 1.
+    Command(String),
+    /// `verify-proof` did not verify (exit 1) or could not check (exit 2).
+    VerifyProof(verify_proof::Error),
+    /// An RFC 6962 proof does not hold. Exit 1.
+    Rfc6962(rfc6962::Rejected),
+    /// The result could not be written. Exit 2.
+    Output(io::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Command(_) | Failure::Rfc6962(_) => 1,
+            Failure::VerifyProof(e) => e.exit_code(),
+            Failure::Output(_) => 2,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Command(message) => f.write_str(message),
+            Failure::VerifyProof(e) => e.fmt(f),
+            Failure::Rfc6962(e) => e.fmt(f),
+            Failure::Output(e) => write!(f, "cannot write to standard output: {e}"),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { seed, scale } => demo::run(seed, scale),
+        Command::Demo { seed, scale } => demo::run(seed, scale).map_err(Failure::Command),
         Command::Signature {
             category,
             form,
             json,
-        } => print_signature(&category, form, &json),
+        } => print_signature(&category, form, &json).map_err(Failure::Command),
+        Command::VerifyProof(args) => verify_proof::run(&args)
+            .map_err(Failure::VerifyProof)
+            .and_then(|summary| print(&summary)),
+        Command::Rfc6962(command) => rfc6962::run(&command)
+            .map_err(Failure::Rfc6962)
+            .and_then(|line| print(&format!("{line}\n"))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("tracehound: {message}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("tracehound: {failure}");
+            ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Writes `text` to standard output, reporting failure (a closed pipe) instead of panicking.
+fn print(text: &str) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Failure::Output)
 }
 
 fn print_signature(category: &str, form: Form, json: &str) -> Result<(), String> {

@@ -2,7 +2,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tracehound::audit::merkle;
+use tracehound::audit::note::NoteSigner;
+use tracehound::audit::{AuditConfig, AuditLog, EvidenceRecord, RecordType};
+use tracehound::clock::Timestamp;
+use tracehound::{Category, Digest, Severity, Signature};
 
 fn tracehound(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tracehound"))
@@ -160,4 +170,644 @@ fn the_same_seed_gives_the_same_audit_counts() {
             .to_string()
     };
     assert_eq!(counts("5"), counts("5"));
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Asserts the exit status, and that a failure says why on exactly one line.
+fn assert_exit(out: &Output, code: i32, context: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{context}\nstdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    if code == 1 {
+        let message = stderr(out);
+        assert_eq!(message.lines().count(), 1, "{context}: {message}");
+        assert!(message.starts_with("tracehound: "), "{context}: {message}");
+    }
+}
+
+#[test]
+fn help_mentions_every_command() {
+    let out = tracehound(&["--help"]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    for command in ["demo", "signature", "verify-proof", "rfc6962"] {
+        assert!(help.contains(command), "{command} missing from\n{help}");
+    }
+    let help = stdout(&tracehound(&["rfc6962", "--help"]));
+    for command in ["verify-inclusion", "verify-consistency"] {
+        assert!(help.contains(command), "{command} missing from\n{help}");
+    }
+    let help = stdout(&tracehound(&["verify-proof", "--help"]));
+    for option in ["--key", "--origin", "--evidence"] {
+        assert!(help.contains(option), "{option} missing from\n{help}");
+    }
+}
+
+// ---- tracehound rfc6962 ----------------------------------------------------------------------
+
+fn rfc6962_testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/rfc6962")
+}
+
+/// Every `.json` file under `dir`, sorted.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A vector's proof hashes, as base64 text (`null` is the empty proof).
+fn proof_hashes(case: &serde_json::Value) -> Vec<String> {
+    match &case["proof"] {
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().unwrap().to_owned())
+            .collect(),
+        other => panic!("proof is neither null nor an array: {other}"),
+    }
+}
+
+fn decoded(case: &serde_json::Value, field: &str) -> Vec<u8> {
+    STANDARD.decode(case[field].as_str().unwrap()).unwrap()
+}
+
+/// The one vector tracehound answers differently on purpose (see the `merkle` module docs): the
+/// reference verifier accepts an empty proof between equal sizes with any two equal byte
+/// strings as roots, while tracehound refuses a 12-byte "root" before anything else.
+const STRICTER_THAN_REFERENCE: &str = "sizes-are-equal-one-and-proof-is-empty.json";
+
+/// Command-line options and the vector fields they take their values from.
+type OptionFields = [(&'static str, &'static str); 2];
+
+/// Runs the binary over every transparency-dev vector: exit 0 exactly when the vector expects
+/// the proof to verify, 1 (with a one-line reason) when it expects an error.
+///
+/// Two kinds of vector input cannot be written on the command line:
+/// - a number outside `u64` (none today), which clap refuses, so exit 2 is expected;
+/// - a proof of exactly one empty hash (`[""]`): `--proof ''` is by definition the empty
+///   proof, so the single empty element has no spelling. These vectors are checked against
+///   the library function the command calls instead. (Empty elements among others, `,A` or
+///   `A,`, are passed through and refused as 0-byte hashes.)
+#[test]
+fn rfc6962_commands_agree_with_every_transparency_dev_vector() {
+    let mut failures = Vec::new();
+    let mut through_the_binary = 0;
+    let mut unspellable = Vec::new();
+    for kind in ["inclusion", "consistency"] {
+        let files = json_files(&rfc6962_testdata().join(kind));
+        assert!(files.len() >= 90, "only {} {kind} vectors", files.len());
+        for file in files {
+            let case: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            let name = file.strip_prefix(rfc6962_testdata()).unwrap().display();
+            let want_err = case["wantErr"].as_bool().unwrap();
+            let hashes = proof_hashes(&case);
+            if hashes == [""] {
+                let result = if kind == "inclusion" {
+                    merkle::verify_inclusion_bytes(
+                        &decoded(&case, "leafHash"),
+                        case["leafIdx"].as_u64().unwrap(),
+                        case["treeSize"].as_u64().unwrap(),
+                        &[&[]],
+                        &decoded(&case, "root"),
+                    )
+                } else {
+                    merkle::verify_consistency_bytes(
+                        case["size1"].as_u64().unwrap(),
+                        case["size2"].as_u64().unwrap(),
+                        &[&[]],
+                        &decoded(&case, "root1"),
+                        &decoded(&case, "root2"),
+                    )
+                };
+                assert!(want_err && result.is_err(), "{name}: {result:?}");
+                unspellable.push(name.to_string());
+                continue;
+            }
+            let (numbers, hash_options): (OptionFields, OptionFields) = if kind == "inclusion" {
+                (
+                    [("--index", "leafIdx"), ("--size", "treeSize")],
+                    [("--leaf-hash", "leafHash"), ("--root", "root")],
+                )
+            } else {
+                (
+                    [("--size1", "size1"), ("--size2", "size2")],
+                    [("--root1", "root1"), ("--root2", "root2")],
+                )
+            };
+            let mut args = vec![
+                "rfc6962".to_owned(),
+                format!("verify-{kind}"),
+                "--proof".to_owned(),
+                hashes.join(","),
+            ];
+            let mut spellable = true;
+            for (option, field) in numbers {
+                spellable &= case[field].as_u64().is_some();
+                args.extend([option.to_string(), case[field].to_string()]);
+            }
+            for (option, field) in hash_options {
+                args.extend([option.to_string(), case[field].as_str().unwrap().to_owned()]);
+            }
+            let expected = if !spellable {
+                assert!(want_err, "{name}: a valid proof must be expressible");
+                2
+            } else if file.ends_with(STRICTER_THAN_REFERENCE) {
+                assert!(!want_err);
+                1
+            } else if want_err {
+                1
+            } else {
+                0
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = tracehound(&args);
+            if out.status.code() != Some(expected) {
+                failures.push(format!(
+                    "{name} ({}): exit {:?}, expected {expected}: {}",
+                    case["desc"],
+                    out.status.code(),
+                    stderr(&out).trim()
+                ));
+                continue;
+            }
+            assert_exit(&out, expected, &name.to_string());
+            if expected == 0 {
+                assert!(stdout(&out).starts_with(&format!("{kind} proof verifies: ")));
+            }
+            through_the_binary += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        through_the_binary >= 190,
+        "only {through_the_binary} vectors run"
+    );
+    assert_eq!(
+        unspellable,
+        [
+            "inclusion/0/preceding-garbage.json",
+            "inclusion/0/trailing-garbage.json"
+        ]
+    );
+}
+
+/// The fields of a vector, read without interpretation.
+fn vector(path: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(rfc6962_testdata().join(path)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn field(case: &serde_json::Value, name: &str) -> String {
+    match &case[name] {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn certificate_transparency_style_proofs_check_out() {
+    // A leaf of an 8-leaf tree, and that tree grown from its first leaf, as a CT monitor would
+    // check them: hashes copied from the vectors, nothing computed here.
+    let case = vector("inclusion/1/happy-path.json");
+    let proof = proof_hashes(&case);
+    let inclusion = |proof: &str, index: &str| {
+        tracehound(&[
+            "rfc6962",
+            "verify-inclusion",
+            "--leaf-hash",
+            &field(&case, "leafHash"),
+            "--index",
+            index,
+            "--size",
+            &field(&case, "treeSize"),
+            "--root",
+            &field(&case, "root"),
+            "--proof",
+            proof,
+        ])
+    };
+    let out = inclusion(&proof.join(","), &field(&case, "leafIdx"));
+    assert_exit(&out, 0, "inclusion happy path");
+    assert_eq!(
+        stdout(&out),
+        "inclusion proof verifies: leaf 0 of a tree of size 8\n"
+    );
+    let reversed: Vec<&str> = proof.iter().rev().map(String::as_str).collect();
+    let out = inclusion(&reversed.join(","), "0");
+    assert_exit(&out, 1, "reordered proof");
+    assert!(stderr(&out).contains("does not lead to the expected root"));
+    let out = inclusion(&proof.join(","), "1");
+    assert_exit(&out, 1, "another leaf index");
+
+    let case = vector("consistency/1/happy-path.json");
+    let out = tracehound(&[
+        "rfc6962",
+        "verify-consistency",
+        "--size1",
+        &field(&case, "size1"),
+        "--size2",
+        &field(&case, "size2"),
+        "--root1",
+        &field(&case, "root1"),
+        "--root2",
+        &field(&case, "root2"),
+        "--proof",
+        &proof_hashes(&case).join(","),
+    ]);
+    assert_exit(&out, 0, "consistency happy path");
+    assert_eq!(
+        stdout(&out),
+        "consistency proof verifies: the tree of size 1 is a prefix of the tree of size 8\n"
+    );
+
+    // A tree of one leaf: the leaf hash is the root and the proof is empty, or omitted.
+    let case = vector("inclusion/single-entry/matching-root-and-leaf.json");
+    let root = field(&case, "root");
+    let single = ["rfc6962", "verify-inclusion", "--leaf-hash", &root];
+    let single = [
+        &single[..],
+        &["--index", "0", "--size", "1", "--root", &root],
+    ]
+    .concat();
+    assert_exit(&tracehound(&single), 0, "omitted proof");
+    let empty_proof = [&single[..], &["--proof", ""]].concat();
+    assert_exit(&tracehound(&empty_proof), 0, "empty proof");
+}
+
+#[test]
+fn malformed_base64_is_a_usage_error_naming_the_option() {
+    let hash = "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=";
+    let unpadded = hash.trim_end_matches('=');
+    let inclusion = |leaf: &str, root: &str, proof: &str| {
+        tracehound(&[
+            "rfc6962",
+            "verify-inclusion",
+            "--leaf-hash",
+            leaf,
+            "--index",
+            "0",
+            "--size",
+            "2",
+            "--root",
+            root,
+            "--proof",
+            proof,
+        ])
+    };
+    for (out, option) in [
+        (inclusion(unpadded, hash, hash), "--leaf-hash"),
+        (inclusion(hash, "not base64!", hash), "--root"),
+        (inclusion(hash, hash, &format!("{hash},{hash}x")), "--proof"),
+    ] {
+        assert_exit(&out, 2, option);
+        assert!(stderr(&out).contains(option), "{}", stderr(&out));
+    }
+    let consistency = |root1: &str, root2: &str| {
+        tracehound(&[
+            "rfc6962",
+            "verify-consistency",
+            "--size1",
+            "1",
+            "--size2",
+            "1",
+            "--root1",
+            root1,
+            "--root2",
+            root2,
+        ])
+    };
+    for (out, option) in [
+        (consistency("%%%%", hash), "--root1"),
+        (consistency(hash, "-AAA"), "--root2"),
+    ] {
+        assert_exit(&out, 2, option);
+        assert!(stderr(&out).contains(option), "{}", stderr(&out));
+    }
+    assert_exit(&consistency(hash, hash), 0, "well-formed");
+    let out = tracehound(&["rfc6962", "verify-inclusion", "--leaf-hash", hash]);
+    assert_exit(&out, 2, "missing options");
+    let out = tracehound(&[
+        "rfc6962",
+        "verify-consistency",
+        "--size1",
+        "-1",
+        "--size2",
+        "1",
+        "--root1",
+        hash,
+        "--root2",
+        hash,
+    ]);
+    assert_exit(&out, 2, "negative size");
+}
+
+// ---- tracehound verify-proof -------------------------------------------------------------------
+
+/// The evidence the proven record is about.
+const EVIDENCE: &[u8] = br#"{"q":"1 OR 1=1"}"#;
+
+/// A bundle proving one record of a real in-memory log.
+struct Proven {
+    /// The bundle's text.
+    text: String,
+    /// The log's verifier key string.
+    key: String,
+    /// The checkpoint origin.
+    origin: String,
+    /// The proven record's leaf index.
+    index: u64,
+    /// The proven record's signature.
+    signature: Signature,
+}
+
+fn proven() -> Proven {
+    let mut log = AuditLog::open(&AuditConfig::default()).unwrap();
+    let signature = Signature::new(Category::Injection, Digest::of(EVIDENCE));
+    let other = Signature::new(Category::Spam, Digest::of(b"{}"));
+    let at = Timestamp::from_unix_millis(1_700_000_000_000);
+    let mut index = None;
+    for sig in [&other, &signature, &other, &other, &other] {
+        let record = EvidenceRecord::new(RecordType::Quarantined, at, sig, 17, Severity::High);
+        let appended = log.append(&record).unwrap();
+        if sig == &signature {
+            index = Some(appended.index);
+        }
+    }
+    log.commit().unwrap();
+    let index = index.unwrap();
+    let bundle = log.prove(index).unwrap();
+    assert!(bundle.proof.len() >= 2, "the proof has lines to damage");
+    Proven {
+        text: bundle.to_text(),
+        key: log.verifier_key().to_string(),
+        origin: log.origin(),
+        index,
+        signature,
+    }
+}
+
+/// A file under the temporary directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(label: &str, contents: &[u8]) -> TempFile {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tracehound-cli-test-{}-{}-{label}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `text` with one base64 character of line `line` (from 0) replaced, `at` characters after
+/// the line's `prefix`, so the bundle still parses and the damage reaches verification.
+fn damage(text: &str, line: usize, prefix: &str, at: usize) -> String {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    let target = &mut lines[line];
+    assert!(target.starts_with(prefix), "line {line} is {target:?}");
+    let position = prefix.len() + at;
+    let old = target.as_bytes()[position];
+    let new = if old == b'A' { "B" } else { "A" };
+    target.replace_range(position..=position, new);
+    lines.join("\n")
+}
+
+#[test]
+fn verify_proof_accepts_a_real_bundle_and_summarizes_it() {
+    let proven = proven();
+    let bundle = TempFile::new("bundle", proven.text.as_bytes());
+    let out = tracehound(&["verify-proof", bundle.path(), "--key", &proven.key]);
+    assert_exit(&out, 0, "good bundle");
+    let summary = stdout(&out);
+    for expected in [
+        "proof verifies".to_owned(),
+        "quarantined".to_owned(),
+        proven.signature.to_string(),
+        "high".to_owned(),
+        "17 bytes".to_owned(),
+        "2023-11-14T22:13:20Z".to_owned(),
+        format!("leaf index  {}", proven.index),
+        proven.origin.clone(),
+        "tree size   5".to_owned(),
+    ] {
+        assert!(
+            summary.contains(&expected),
+            "{expected:?} missing:\n{summary}"
+        );
+    }
+    assert!(!summary.contains("1 OR 1=1"), "no payload: {summary}");
+
+    // The origin pinned; several keys, one of them right; the bundle on standard input.
+    let out = tracehound(&[
+        "verify-proof",
+        bundle.path(),
+        "--key",
+        &proven.key,
+        "--origin",
+        &proven.origin,
+    ]);
+    assert_exit(&out, 0, "pinned origin");
+    let stranger = AuditLog::open(&AuditConfig::default()).unwrap();
+    let stranger_key = stranger.verifier_key().to_string();
+    let out = tracehound(&[
+        "verify-proof",
+        bundle.path(),
+        "--key",
+        &stranger_key,
+        "--key",
+        &proven.key,
+    ]);
+    assert_exit(&out, 0, "one of two keys");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracehound"))
+        .args(["verify-proof", "-", "--key", &proven.key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(proven.text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 0, "standard input");
+    assert!(stdout(&out).contains(&proven.signature.to_string()));
+}
+
+#[test]
+fn verify_proof_rejects_a_wrong_key_origin_or_damaged_bundle() {
+    let proven = proven();
+    let verify = |text: &str, extra: &[&str]| {
+        let bundle = TempFile::new("bundle", text.as_bytes());
+        let args = [
+            &["verify-proof", bundle.path(), "--key", &proven.key],
+            extra,
+        ]
+        .concat();
+        tracehound(&args)
+    };
+    assert_exit(&verify(&proven.text, &[]), 0, "intact");
+
+    let stranger = AuditLog::open(&AuditConfig::default()).unwrap();
+    let bundle = TempFile::new("bundle", proven.text.as_bytes());
+    let out = tracehound(&[
+        "verify-proof",
+        bundle.path(),
+        "--key",
+        &stranger.verifier_key().to_string(),
+    ]);
+    assert_exit(&out, 1, "another log's key");
+    assert!(stderr(&out).contains("no signature from a trusted key"));
+
+    let out = verify(&proven.text, &["--origin", "example.com/tracehound/1"]);
+    assert_exit(&out, 1, "another origin");
+    assert!(stderr(&out).contains("origin"));
+
+    // Lines: header, `extra <record>`, `index N`, the proof hashes, a blank line, then the
+    // checkpoint: origin, size, root, a blank line and the signature.
+    let lines: Vec<&str> = proven.text.split('\n').collect();
+    let blank = lines.iter().position(|l| l.is_empty()).unwrap();
+    let wrong_root = "proof: the proof does not lead to the expected root";
+    let bad_signature = "checkpoint: signature from trusted key";
+    for (what, damaged, complaint) in [
+        ("record", damage(&proven.text, 1, "extra ", 20), wrong_root),
+        (
+            "first proof hash",
+            damage(&proven.text, 3, "", 10),
+            wrong_root,
+        ),
+        (
+            "last proof hash",
+            damage(&proven.text, blank - 1, "", 30),
+            wrong_root,
+        ),
+        (
+            "checkpoint root",
+            damage(&proven.text, blank + 3, "", 10),
+            bad_signature,
+        ),
+        (
+            "checkpoint origin",
+            proven.text.replace("/tracehound/1\n", "/tracehound/2\n"),
+            bad_signature,
+        ),
+    ] {
+        assert_ne!(damaged, proven.text);
+        let out = verify(&damaged, &[]);
+        assert_exit(&out, 1, what);
+        let message = stderr(&out);
+        assert!(
+            message.starts_with("tracehound: proof does not verify: "),
+            "{what}: {message}"
+        );
+        assert!(message.contains(complaint), "{what}: {message}");
+    }
+    let out = verify(&format!("{}x", proven.text), &[]);
+    assert_exit(&out, 1, "trailing garbage");
+    let out = verify("not a proof bundle\n", &[]);
+    assert_exit(&out, 1, "not a bundle");
+}
+
+#[test]
+fn verify_proof_checks_the_evidence_bytes() {
+    let proven = proven();
+    let bundle = TempFile::new("bundle", proven.text.as_bytes());
+    let check = |evidence: &[u8]| {
+        let evidence = TempFile::new("evidence", evidence);
+        tracehound(&[
+            "verify-proof",
+            bundle.path(),
+            "--key",
+            &proven.key,
+            "--evidence",
+            evidence.path(),
+        ])
+    };
+    let out = check(EVIDENCE);
+    assert_exit(&out, 0, "the evidence");
+    assert!(stdout(&out).contains("matches the record's evidence hash"));
+    let out = check(br#"{"q":"1 OR 1=2"}"#);
+    assert_exit(&out, 1, "other evidence");
+    assert!(stderr(&out).contains("does not hash to the record's evidence hash"));
+}
+
+#[test]
+fn verify_proof_that_cannot_check_exits_2() {
+    let proven = proven();
+    let bundle = TempFile::new("bundle", proven.text.as_bytes());
+    let missing = std::env::temp_dir().join(format!(
+        "tracehound-cli-test-{}-does-not-exist",
+        std::process::id()
+    ));
+    let missing = missing.to_str().unwrap();
+
+    let out = tracehound(&["verify-proof", missing, "--key", &proven.key]);
+    assert_exit(&out, 2, "unreadable bundle");
+    assert!(stderr(&out).contains("cannot read the proof bundle"));
+    let out = tracehound(&[
+        "verify-proof",
+        bundle.path(),
+        "--key",
+        &proven.key,
+        "--evidence",
+        missing,
+    ]);
+    assert_exit(&out, 2, "unreadable evidence");
+
+    let mut bad_key = proven.key.clone();
+    bad_key.pop();
+    for (key, complaint) in [
+        (bad_key.as_str(), "not a verifier key"),
+        ("example.com/tracehound", "not a verifier key"),
+    ] {
+        let out = tracehound(&["verify-proof", bundle.path(), "--key", key]);
+        assert_exit(&out, 2, key);
+        assert!(stderr(&out).contains(complaint), "{}", stderr(&out));
+    }
+    let signer = NoteSigner::generate("example.com/tracehound").unwrap();
+    let secret = signer.to_skey();
+    let out = tracehound(&["verify-proof", bundle.path(), "--key", &secret]);
+    assert_exit(&out, 2, "signer key");
+    let complaint = stderr(&out);
+    assert!(complaint.contains("signer key"), "{complaint}");
+    let secret_part = secret.rsplit('+').next().unwrap();
+    assert!(!complaint.contains(secret_part), "the secret is not echoed");
+
+    let out = tracehound(&["verify-proof", bundle.path()]);
+    assert_exit(&out, 2, "no key");
 }
