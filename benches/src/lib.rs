@@ -40,3 +40,55 @@ pub fn config() -> Config {
     config.maintenance.interval = Duration::ZERO;
     config
 }
+
+/// Audit log workloads: a stream of realistic lifecycle records.
+pub mod audit {
+    use std::time::Duration;
+
+    use tracehound::audit::{AuditConfig, AuditLog, EvidenceRecord, RecordType};
+    use tracehound::clock::Timestamp;
+    use tracehound::{Category, Digest, Severity, Signature};
+
+    const START: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
+
+    fn signature(n: u64) -> Signature {
+        Signature::new(Category::Injection, Digest::of(&n.to_be_bytes()))
+    }
+
+    /// Appends `count` `quarantined` records (one per piece of evidence, each with its own
+    /// hash, size and time), calling `after_each` after every append.
+    pub fn append_records(
+        log: &mut AuditLog,
+        count: u64,
+        mut after_each: impl FnMut(&mut AuditLog),
+    ) {
+        let first = log.size();
+        for n in first..first + count {
+            let sig = signature(n);
+            let record = EvidenceRecord::new(
+                RecordType::Quarantined,
+                START.saturating_add(Duration::from_micros(n)),
+                &sig,
+                300 + n % 4096,
+                Severity::High,
+            );
+            if let Err(error) = log.append(&record) {
+                panic!("append {n}: {error}");
+            }
+            after_each(log);
+        }
+    }
+
+    /// The bytes of record `n` as the log stores them.
+    pub fn record_bytes(n: u64) -> Vec<u8> {
+        let mut log = match AuditLog::open(&AuditConfig::default()) {
+            Ok(log) => log,
+            Err(error) => panic!("memory log: {error}"),
+        };
+        append_records(&mut log, n + 1, |_| {});
+        match log.record(n) {
+            Ok(bytes) => bytes,
+            Err(error) => panic!("record {n}: {error}"),
+        }
+    }
+}
