@@ -480,10 +480,11 @@ impl AuditConfig {
                 "must be at least 4096",
             ));
         }
-        if self.max_epoch_records.is_some_and(|max| max < 2) {
+        if self.max_epoch_records.is_some_and(|max| max < 3) {
             return Err(ConfigError::invalid(
                 "audit.max_epoch_records",
-                "must be at least 2 (an epoch's first leaf is its start record)",
+                "must be at least 3 (an epoch's first leaf is its start record, and a gap \
+                 leaf must fit beside a record)",
             ));
         }
         Ok(())
@@ -492,18 +493,28 @@ impl AuditConfig {
 
 /// When appended audit records are made durable.
 ///
+/// A record is *acknowledged* when [`AuditLog::commit`](crate::audit::AuditLog::commit)
+/// (or [`Tracehound::sync_audit`](crate::Tracehound::sync_audit)) returns after it. Records
+/// not yet committed live in the process's buffers and the writer's queue, and any crash
+/// loses them; the facade starts a new epoch on every start, so their leaf indices are
+/// never given to other records.
+///
 /// Written in TOML as `"always"`, `"never"` or a duration such as `"10ms"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FsyncPolicy {
-    /// fsync after every batch the writer takes (a batch is whatever is queued: group
-    /// commit). Nothing acknowledged is lost to a crash or a power cut.
+    /// Write and fsync every batch the writer takes (a batch is whatever is queued: group
+    /// commit). Nothing acknowledged is lost to a process crash or a power cut.
     Always,
-    /// fsync at most this often, for every record appended since. A power cut loses at
-    /// most the last interval; a process crash loses nothing written.
+    /// Write and fsync at most this often, everything appended since. Nothing acknowledged
+    /// is lost to a process crash or a power cut; a crash loses at most the records of the
+    /// last interval, none of them acknowledged.
     Every(Duration),
-    /// Never fsync (the OS writes back when it likes). A process crash loses nothing
-    /// written; a power cut may lose anything not yet written back.
+    /// Write every batch but leave write-back to the OS (files are still synced when a
+    /// segment is full and when an epoch is sealed). Nothing acknowledged is lost to a
+    /// process crash; a power cut may lose acknowledged records the OS had not written
+    /// back, and a log that lost records a checkpoint covers refuses to open as if it had
+    /// been truncated.
     Never,
 }
 

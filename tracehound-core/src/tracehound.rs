@@ -290,7 +290,14 @@ impl Builder {
             config.events.max_subscribers,
             config.events.max_queue,
         ));
-        let log = AuditLog::open(&config.audit).map_err(ConfigError::Audit)?;
+        let mut log = AuditLog::open(&config.audit).map_err(ConfigError::Audit)?;
+        if log.size() > 0 {
+            // A crashed run may have handed out leaf indices for records that never reached
+            // the disk; starting a new epoch keeps every (epoch, index) naming one record.
+            let now =
+                panic::catch_unwind(AssertUnwindSafe(|| clock.now())).unwrap_or(Timestamp::EPOCH);
+            log.rotate(now).map_err(ConfigError::Audit)?;
+        }
         let (audit_writer, sequencer) = writer::start(
             log,
             config.audit.queue_capacity,

@@ -54,7 +54,7 @@ fn threat(n: u64) -> Scent {
 #[test]
 fn evidence_is_provable_offline_and_the_log_survives_a_restart() {
     let dir = temp_dir("restart");
-    let (signature, vkey, head) = {
+    let (vkey, head) = {
         let th = build(config(Some(dir.clone())));
         let mut signature = None;
         for n in 0..20 {
@@ -85,23 +85,38 @@ fn evidence_is_provable_offline_and_the_log_survives_a_restart() {
         assert_eq!(snap.audit.last_checkpoint_size, 20);
         assert!(snap.audit.last_checkpoint_age.is_some());
         assert_eq!((snap.audit.append_failures, snap.audit.lost), (0, 0));
-        (signature, th.verifier_key(), head)
+        (th.verifier_key(), head)
     };
     // Dropping the facade committed, signed a final checkpoint and unlocked the directory.
+    // The next start continues in a new epoch whose first leaf is that checkpoint, so no
+    // leaf index a crashed run handed out can ever name another record.
     let th = build(config(Some(dir.clone())));
     assert_eq!(th.verifier_key(), vkey);
     let again = th.sync_audit(Duration::from_secs(10)).unwrap();
-    assert_eq!(again, head);
-    assert!(th.intercept(&threat(100)).passes() == false);
-    assert_eq!(th.sync_audit(Duration::from_secs(10)).unwrap().size, 21);
+    assert_eq!((again.epoch, again.size), (2, 1));
+    let Outcome::Quarantined(receipt) = th.intercept(&threat(100)) else {
+        panic!("quarantined")
+    };
+    let leaf = receipt.audit_leaf().unwrap();
+    assert_eq!((leaf.epoch, leaf.index), (2, 1));
+    let bundle = th.prove(receipt.signature()).unwrap();
+    bundle
+        .verify(&[vkey.clone()], Some("facade.test/tracehound/2"))
+        .unwrap();
     th.with_audit_log(|log| {
-        let record = AuditRecord::decode(&log.record(0).unwrap()).unwrap();
-        assert_eq!(record.signature(), Some(&signature));
-        let old = log.latest_checkpoint().unwrap().checkpoint().clone();
-        assert_eq!(
-            old.size, 20,
-            "the final checkpoint signed when the first facade closed"
-        );
+        let start = AuditRecord::decode(&log.record(0).unwrap()).unwrap();
+        let RecordBody::EpochStart {
+            previous_epoch,
+            checkpoint,
+        } = start.body
+        else {
+            panic!("the new epoch starts with the old one's checkpoint")
+        };
+        assert_eq!(previous_epoch, 1);
+        let last = tracehound::audit::SignedCheckpoint::open(&checkpoint, &[vkey.clone()]).unwrap();
+        assert_eq!(last.checkpoint().size, head.size);
+        assert_eq!(last.checkpoint().root, head.root);
+        assert!(log.epoch_path(1).unwrap().is_dir());
     });
     drop(th);
     fs::remove_dir_all(&dir).unwrap();

@@ -502,3 +502,14 @@ fn resident_memory_of_a_directory_log_does_not_grow_with_records() {
     let leaf = merkle::leaf_hash(&log.record(12_345).unwrap());
     merkle::verify_inclusion(&leaf, 12_345, 60_000, &proof, &log.root()).unwrap();
 }
+
+#[test]
+fn callers_cannot_append_the_logs_own_record_types() {
+    let mut log = AuditLog::open(&AuditConfig::default()).unwrap();
+    let sig = signature(1);
+    for kind in [RecordType::Gap, RecordType::EpochStart] {
+        let record = EvidenceRecord::new(kind, T0, &sig, 1, Severity::Low);
+        assert!(matches!(log.append(&record), Err(AuditError::Record { .. })));
+    }
+    assert_eq!(log.size(), 0);
+}

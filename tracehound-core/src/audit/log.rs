@@ -14,8 +14,8 @@ use super::error::AuditError;
 use super::merkle::{self, NodeSource};
 use super::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
 use super::record::{
-    AuditRecord, EvidenceRecord, MAX_INLINE_RECORD_LEN, encode_epoch_start, encoded_seq,
-    encoded_type,
+    AuditRecord, EvidenceRecord, MAX_INLINE_RECORD_LEN, RecordType, encode_epoch_start,
+    encoded_seq, encoded_type,
 };
 use super::storage::{self, DirStore, MemoryStore, Storage, read_frames};
 use super::{AuditConfig, AuditCounts, EvidenceProof, FsyncPolicy};
@@ -39,8 +39,10 @@ pub struct OpenReport {
     pub epoch: u64,
     /// Records verified.
     pub records: u64,
-    /// Bytes of an incomplete record cut from the end of the last segment (a crash in the
-    /// middle of a write; nothing in them was acknowledged).
+    /// Bytes of incomplete writes cut on open: a torn record at the end of the last
+    /// segment, a torn checkpoint at the end of the checkpoint file, or a segment file
+    /// whose header was never completely written (a crash in the middle of a write).
+    /// Nothing in them was acknowledged by a commit under `Always` or `Every`.
     pub torn_bytes: u64,
     /// Node hashes rebuilt because their files were missing, short or wrong.
     pub repaired_nodes: u64,
@@ -349,8 +351,14 @@ impl AuditLog {
     }
 
     /// Appends a lifecycle record; the log sets its sequence number. Buffered until
-    /// [`commit`](Self::commit).
+    /// [`commit`](Self::commit). Gap and epoch-start records are the log's own and are
+    /// refused here ([`AuditError::Record`]).
     pub fn append(&mut self, record: &EvidenceRecord<'_>) -> Result<Appended, AuditError> {
+        if matches!(record.kind, RecordType::Gap | RecordType::EpochStart) {
+            return Err(AuditError::Record {
+                problem: "gap and epoch-start records are written by the log itself",
+            });
+        }
         let mut buf = [0u8; MAX_INLINE_RECORD_LEN];
         let len = record.encode(self.size, &mut buf);
         self.append_encoded(&buf[..len])
