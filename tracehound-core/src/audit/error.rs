@@ -93,6 +93,9 @@ pub enum AuditError {
     Poisoned,
     /// The writer thread is gone (the `Tracehound` is shutting down).
     Closed,
+    /// The writer did not commit within the time allowed: the disk is slow or failing
+    /// (`snapshot().audit.failing` says which). Records stay queued and are retried.
+    Timeout,
     /// A bug in tracehound. Please report it.
     Internal(&'static str),
 }
@@ -166,6 +169,9 @@ impl fmt::Display for AuditError {
                 "an fsync of the audit log failed; nothing more is acknowledged until it is reopened",
             ),
             AuditError::Closed => f.write_str("the audit writer has stopped"),
+            AuditError::Timeout => f.write_str(
+                "the audit writer did not commit in time; the disk is slow or failing",
+            ),
             AuditError::Internal(what) => write!(f, "internal audit log error: {what}"),
         }
     }

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::collections::VecDeque;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 use tracehound_codec::Digest;
 
@@ -250,6 +252,7 @@ pub(crate) fn start(
         last_checkpoint: Instant::now(),
         uncommitted: false,
         reported: false,
+        waiting: VecDeque::new(),
     };
     let thread = thread::Builder::new()
         .name("tracehound-audit".into())
@@ -306,10 +309,19 @@ impl Writer {
     /// Waits (at most `timeout`) until everything queued before the call is committed.
     pub(crate) fn sync(&self, timeout: Duration) -> Result<(), AuditError> {
         let (done, wait) = crossbeam_channel::bounded(1);
+        let deadline = Instant::now() + timeout;
         self.tx
-            .send_timeout(Message::Sync(done), timeout)
-            .map_err(|_| AuditError::Closed)?;
-        wait.recv_timeout(timeout).map_err(|_| AuditError::Closed)
+            .send_deadline(Message::Sync(done), deadline)
+            .map_err(|e| match e {
+                SendTimeoutError::Timeout(_) => AuditError::Timeout,
+                SendTimeoutError::Disconnected(_) => AuditError::Closed,
+            })?;
+        // The writer answers once everything before the message is committed, and drops
+        // the answer channel when it never will be (the log is poisoned).
+        wait.recv_deadline(deadline).map_err(|e| match e {
+            RecvTimeoutError::Timeout => AuditError::Timeout,
+            RecvTimeoutError::Disconnected => AuditError::Closed,
+        })
     }
 
     /// Stops the thread after it has written and committed everything queued.
@@ -338,10 +350,14 @@ struct Loop {
     uncommitted: bool,
     /// Whether the current run of failures has been reported.
     reported: bool,
+    /// Callers waiting for everything before their sync message to be committed.
+    waiting: VecDeque<Sender<()>>,
 }
 
 /// Most messages handled per batch (one group commit).
 const BATCH: usize = 4096;
+/// Most callers kept waiting for a commit; beyond it the oldest is told to give up.
+const MAX_WAITING: usize = 1024;
 /// Pause before retrying after a failure.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -407,7 +423,6 @@ impl Loop {
     fn handle(&mut self, batch: Vec<Message>) {
         let shared_log = Arc::clone(&self.log);
         let mut log = shared_log.lock();
-        let mut syncs = Vec::new();
         let mut messages = batch.into_iter();
         while let Some(message) = messages.next() {
             let result = match &message {
@@ -421,7 +436,7 @@ impl Loop {
                 Ok(()) => {
                     self.uncommitted = true;
                     if let Message::Sync(done) = message {
-                        syncs.push(done);
+                        self.wait_for_commit(done);
                     }
                 }
                 Err(error @ AuditError::Io { .. }) if !log.is_poisoned() => {
@@ -435,7 +450,7 @@ impl Loop {
                     // Poisoned, or a bug: the record cannot be logged. Count it.
                     self.fail(&error);
                     if let Message::Sync(done) = message {
-                        syncs.push(done);
+                        self.wait_for_commit(done);
                     }
                 }
             }
@@ -444,7 +459,7 @@ impl Loop {
             FsyncPolicy::Every(every) => self.last_commit.elapsed() >= every,
             FsyncPolicy::Always | FsyncPolicy::Never => true,
         };
-        if self.uncommitted && (due || !syncs.is_empty() || !self.retry.is_empty()) {
+        if self.uncommitted && (due || !self.waiting.is_empty() || !self.retry.is_empty()) {
             match log.commit() {
                 Ok(_) => {
                     self.uncommitted = false;
@@ -473,10 +488,23 @@ impl Loop {
             self.shared.failing.store(false, Ordering::Relaxed);
         }
         publish_head(&self.shared, &log);
+        let poisoned = log.is_poisoned();
         drop(log);
-        for done in syncs {
-            let _ = done.try_send(());
+        if self.retry.is_empty() && !self.uncommitted {
+            for done in self.waiting.drain(..) {
+                let _ = done.try_send(());
+            }
+        } else if poisoned {
+            // Nothing more will be committed; dropping the answers tells the callers.
+            self.waiting.clear();
         }
+    }
+
+    fn wait_for_commit(&mut self, done: Sender<()>) {
+        if self.waiting.len() >= MAX_WAITING {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back(done);
     }
 
     fn signed(&self, checkpoint: &SignedCheckpoint) {
