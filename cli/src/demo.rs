@@ -1,14 +1,33 @@
 //! `tracehound demo`: a realistic mixed workload through one real `Tracehound` on its default
-//! configuration. Everything printed is computed from the run: the snapshot's counters, the
-//! audit log's root, and the events a subscriber received.
+//! configuration, with a durable audit log. Everything printed is computed from the run: the
+//! snapshot's counters, the audit log's root, a checkpoint signed on demand, an evidence proof
+//! verified with only the public key, and the events a subscriber received.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
+use std::fs;
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
-use tracehound::{Category, EventKind, Scent, Severity, Snapshot, Tracehound};
+use tracehound::audit::{
+    EvidenceProof, SignedCheckpoint, VerifiedEvidence, VerifierKey, VerifyError,
+};
+use tracehound::{
+    AuditStats, CanonicalForm, Category, Config, Digest, EventKind, Receipt, Scent, Severity,
+    Signature, Snapshot, Tracehound, canonicalize,
+};
+
+/// Names the demo's log in checkpoint origins and in its key name.
+const DEPLOYMENT: &str = "demo.tracehound.local";
+
+/// The evidence proof bundle the demo exports, in the audit directory.
+const PROOF_FILE: &str = "evidence-proof.tlog-proof";
+
+/// Lines of the bundle shown: the header, the record and the leaf index.
+const PROOF_LINES_SHOWN: usize = 3;
 
 /// One request of the workload.
 #[derive(Debug, Clone, Copy)]
@@ -250,8 +269,90 @@ impl Progress {
     }
 }
 
-pub(crate) fn run(seed: u64, scale: u32) -> Result<(), String> {
+/// A directory made for one run under the system's temporary directory, removed when the
+/// run ends (also when it fails).
+struct TempDir {
+    path: PathBuf,
+    removed: bool,
+}
+
+impl TempDir {
+    fn create() -> Result<TempDir, String> {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos());
+        let path =
+            std::env::temp_dir().join(format!("tracehound-demo-{}-{nanos}", std::process::id()));
+        // `create_dir`, not `create_dir_all`: a path that already exists is not ours to use.
+        fs::create_dir(&path)
+            .map_err(|e| format!("cannot create the directory {}: {e}", path.display()))?;
+        Ok(TempDir {
+            path,
+            removed: false,
+        })
+    }
+
+    fn remove(mut self) -> Result<(), String> {
+        self.removed = true;
+        fs::remove_dir_all(&self.path)
+            .map_err(|e| format!("cannot remove the directory {}: {e}", self.path.display()))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// What the demo did with the audit log after the workload.
+struct AuditDemo {
+    /// The log's directory.
+    dir: PathBuf,
+    /// Whether the directory is removed when the demo ends.
+    temporary: bool,
+    /// The checkpoint signed on demand.
+    checkpoint: SignedCheckpoint,
+    /// The verifier key, as text.
+    vkey: String,
+    /// The evidence proof exported and checked.
+    proof: ProofDemo,
+}
+
+/// An evidence proof bundle: exported, verified with only the public key, and tampered with.
+struct ProofDemo {
+    /// The evidence proven.
+    receipt: Receipt,
+    /// The bundle's file.
+    path: PathBuf,
+    /// Its size, bytes.
+    bytes: usize,
+    /// Its first lines.
+    head: Vec<String>,
+    /// What verifying the file proved.
+    verified: VerifiedEvidence,
+    /// Whether the evidence bytes were checked against the record.
+    evidence_checked: bool,
+    /// Why the tampered copy did not verify.
+    tampered: VerifyError,
+}
+
+pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(), String> {
+    // Declared before the `Tracehound` so that it is removed after the log is closed.
+    let (dir, temporary) = match audit_dir {
+        Some(dir) => (dir.to_path_buf(), None),
+        None => {
+            let temp = TempDir::create()?;
+            (temp.path.clone(), Some(temp))
+        }
+    };
+    let mut config = Config::default();
+    config.audit.dir = Some(dir.clone());
+    config.audit.deployment = DEPLOYMENT.to_owned();
     let tracehound = Tracehound::builder()
+        .config(config)
         .build()
         .map_err(|e| format!("cannot build tracehound: {e}"))?;
     let subscription = tracehound
@@ -270,8 +371,10 @@ pub(crate) fn run(seed: u64, scale: u32) -> Result<(), String> {
 
     let requests = workload(seed, scale);
     eprintln!(
-        "tracehound demo: {} requests (seed {seed}) through one Tracehound on its default configuration",
-        group(requests.len() as u64)
+        "tracehound demo: {} requests (seed {seed}) through one Tracehound on its default configuration, \
+         audit log in {}",
+        group(requests.len() as u64),
+        dir.display(),
     );
     let mut progress = Progress::new(requests.len());
     let started = Instant::now();
@@ -284,6 +387,9 @@ pub(crate) fn run(seed: u64, scale: u32) -> Result<(), String> {
         progress.update(i + 1, || tracehound.snapshot());
     }
     let elapsed = started.elapsed();
+    let audit = demonstrate_audit(&tracehound, &requests, dir.clone(), temporary.is_some())?;
+    // Taken after the audit demonstration, so its figures count the checkpoint it signed and
+    // the events it published.
     let snapshot = tracehound.snapshot();
     let verified = tracehound
         .list()
@@ -297,6 +403,7 @@ pub(crate) fn run(seed: u64, scale: u32) -> Result<(), String> {
         .map_err(|_| "the event listener failed".to_string())?;
     report(
         &snapshot,
+        &audit,
         &events_seen,
         events_lost,
         verified,
@@ -304,7 +411,119 @@ pub(crate) fn run(seed: u64, scale: u32) -> Result<(), String> {
         elapsed,
         intercept_time,
     );
-    Ok(())
+    temporary.map_or(Ok(()), TempDir::remove)
+}
+
+/// Signs a checkpoint on demand, then exports an evidence proof bundle for the
+/// highest-severity evidence held and checks it as a third party would: from the file, with
+/// only the verifier key's text.
+fn demonstrate_audit(
+    tracehound: &Tracehound,
+    requests: &[Request],
+    dir: PathBuf,
+    temporary: bool,
+) -> Result<AuditDemo, String> {
+    let checkpoint = tracehound
+        .checkpoint()
+        .map_err(|e| format!("cannot sign a checkpoint: {e}"))?;
+    let vkey = tracehound.verifier_key().to_string();
+    // `list` is highest priority first; the first of the highest severity is kept.
+    let receipt = tracehound
+        .list()
+        .into_iter()
+        .min_by_key(|receipt| Reverse(receipt.severity()))
+        .ok_or("the quarantine holds no evidence to prove")?;
+    let bundle = tracehound
+        .prove(receipt.signature())
+        .map_err(|e| format!("cannot prove {}: {e}", receipt.signature()))?;
+    let path = dir.join(PROOF_FILE);
+    fs::write(&path, bundle.to_text())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+
+    let text =
+        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let key: VerifierKey = vkey
+        .parse()
+        .map_err(|e| format!("the verifier key does not parse: {e}"))?;
+    let keys = [key];
+    let verified = EvidenceProof::parse(&text)
+        .and_then(|proof| proof.verify(&keys, None))
+        .map_err(|e| format!("the evidence proof does not verify: {e}"))?;
+    let form = tracehound.config().canonical_form;
+    let evidence_checked = match flagged_evidence(requests, receipt.signature(), form) {
+        Some(canonical) => {
+            verified
+                .check_evidence(&canonical)
+                .map_err(|e| format!("the evidence proof verifies but {e}"))?;
+            true
+        }
+        None => false,
+    };
+    let tampered_text = tamper(&text).ok_or("the evidence proof has no record line")?;
+    let tampered = match EvidenceProof::parse(&tampered_text).and_then(|p| p.verify(&keys, None)) {
+        Ok(_) => return Err("a tampered evidence proof verified".into()),
+        Err(e) => e,
+    };
+    Ok(AuditDemo {
+        dir,
+        temporary,
+        checkpoint,
+        vkey,
+        proof: ProofDemo {
+            receipt,
+            path,
+            bytes: text.len(),
+            head: text
+                .lines()
+                .take(PROOF_LINES_SHOWN)
+                .map(str::to_owned)
+                .collect(),
+            verified,
+            evidence_checked,
+            tampered,
+        },
+    })
+}
+
+/// The canonical bytes of the workload's request whose evidence `signature` names.
+///
+/// The quarantine never hands payloads out; a host that checks evidence against a proof
+/// keeps its own copy of what it flagged, which the demo re-creates from its workload.
+fn flagged_evidence(
+    requests: &[Request],
+    signature: &Signature,
+    form: CanonicalForm,
+) -> Option<Vec<u8>> {
+    requests
+        .iter()
+        .filter(|r| matches!(r, Request::Attack { .. } | Request::Burst { .. }))
+        .map(|r| scent(*r))
+        .filter(|s| {
+            s.threat()
+                .is_some_and(|threat| threat.category == *signature.category())
+        })
+        .find_map(|s| {
+            let canonical = canonicalize(s.payload(), form).ok()?;
+            (Digest::of(&canonical) == *signature.digest()).then_some(canonical)
+        })
+}
+
+/// `text` with one character of its record (`extra`) line replaced by another base64
+/// character, so the bundle still parses and the change reaches verification.
+fn tamper(text: &str) -> Option<String> {
+    const RECORD_LINE: &str = "\nextra ";
+    // Well inside the line, where every base64 character carries record bits.
+    const OFFSET: usize = 8;
+    let start = text.find(RECORD_LINE)? + RECORD_LINE.len();
+    let line = text[start..].split('\n').next()?;
+    let old = *line.as_bytes().get(OFFSET)?;
+    if !old.is_ascii_alphanumeric() {
+        return None;
+    }
+    let at = start + OFFSET;
+    let mut tampered = text.to_owned();
+    tampered.replace_range(at..=at, if old == b'A' { "B" } else { "A" });
+    Some(tampered)
 }
 
 fn event_name(kind: &EventKind) -> &'static str {
@@ -317,6 +536,7 @@ fn event_name(kind: &EventKind) -> &'static str {
         EventKind::EvidencePurged { .. } => "evidence purged",
         EventKind::EvidenceReplaced { .. } => "evidence replaced",
         EventKind::EvidenceExpired { .. } => "evidence expired",
+        EventKind::CheckpointSigned(_) => "checkpoint signed",
         EventKind::RateLimitExceeded { .. } => "rate limit exceeded",
         EventKind::InterceptFailed { .. } => "intercept failed",
         _ => "other",
@@ -326,6 +546,7 @@ fn event_name(kind: &EventKind) -> &'static str {
 #[allow(clippy::too_many_arguments)] // one report, many figures
 fn report(
     snap: &Snapshot,
+    audit: &AuditDemo,
     events: &BTreeMap<&'static str, u64>,
     events_lost: u64,
     verified: usize,
@@ -385,8 +606,49 @@ fn report(
         group(r.max_keys as u64),
     );
     println!();
-    println!("Audit log  {} leaves", group(a.size));
+    print_audit(a, audit);
+    println!();
+    let seen: u64 = events.values().sum();
+    println!(
+        "Events  {} received of {} published, {} lost to a full queue",
+        group(seen),
+        group(snap.events.published),
+        group(events_lost),
+    );
+    for (name, count) in events {
+        println!("  {name:<26}{:>10}", group(*count));
+    }
+}
+
+fn print_audit(a: &AuditStats, demo: &AuditDemo) {
+    let lifetime = if demo.temporary {
+        "temporary: removed when the demo ends"
+    } else {
+        "kept"
+    };
+    println!(
+        "Audit log  {} leaves, durable in {} ({lifetime})",
+        group(a.size),
+        demo.dir.display()
+    );
+    println!(
+        "  epoch {}   size {}   durable size {}",
+        a.epoch,
+        group(a.size),
+        group(a.durable_size)
+    );
     println!("  root {}", a.root);
+    let last = a.last_checkpoint_age.map_or_else(
+        || "none yet".to_owned(),
+        |age| format!("{:.2} s ago", age.as_secs_f64()),
+    );
+    println!(
+        "  checkpoints signed {} (last {last})   append failures {}   lost {}   gaps {}",
+        group(a.checkpoints),
+        group(a.append_failures),
+        group(a.lost),
+        group(a.gaps),
+    );
     let rec = &a.records;
     println!(
         "  quarantined {}   evicted {}   dropped {}   neutralized {}   purged {}   replaced {}   expired {}",
@@ -399,15 +661,73 @@ fn report(
         group(rec.expired),
     );
     println!();
-    let seen: u64 = events.values().sum();
     println!(
-        "Events  {} received of {} published, {} lost to a full queue",
-        group(seen),
-        group(snap.events.published),
-        group(events_lost),
+        "Checkpoint signed on demand: a C2SP signed note, to ship off the host (SIEM, witness, WORM bucket)"
     );
-    for (name, count) in events {
-        println!("  {name:<26}{:>10}", group(*count));
+    for line in demo.checkpoint.note().lines() {
+        if line.is_empty() {
+            println!();
+        } else {
+            println!("    {line}");
+        }
+    }
+    println!("  verifier key  {}", demo.vkey);
+    println!();
+
+    let proof = &demo.proof;
+    let verified = &proof.verified;
+    println!(
+        "Evidence proof  for the highest-severity evidence held: {} {}",
+        proof.receipt.severity(),
+        proof.receipt.signature()
+    );
+    println!(
+        "  written to {} ({} bytes), which begins:",
+        proof.path.display(),
+        group(proof.bytes as u64)
+    );
+    for line in &proof.head {
+        println!("    {line}");
+    }
+    println!(
+        "  verified from the file with only the verifier key: `{}` record, leaf {} of {} under {}",
+        verified.record.kind,
+        group(verified.index),
+        group(verified.checkpoint.size),
+        verified.checkpoint.origin,
+    );
+    if proof.evidence_checked {
+        println!("  the flagged request's canonical bytes hash to the record's evidence hash");
+    } else {
+        println!(
+            "  the flagged request was not found again, so the evidence bytes were not checked"
+        );
+    }
+    println!(
+        "  one byte of the record line changed: rejected ({})",
+        proof.tampered
+    );
+    println!("  a third party checks it with:");
+    println!(
+        "    tracehound verify-proof {} --key '{}'",
+        shell_quoted(&proof.path),
+        demo.vkey
+    );
+    if demo.temporary {
+        println!(
+            "  (the file is removed with the temporary directory; pass --audit-dir DIR to keep it)"
+        );
+    }
+}
+
+/// `path` as one shell word: bare when that is safe, else single-quoted.
+fn shell_quoted(path: &Path) -> String {
+    let text = path.display().to_string();
+    let bare = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !text.is_empty() && text.chars().all(bare) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
@@ -434,6 +754,34 @@ mod tests {
         assert_eq!(group(999), "999");
         assert_eq!(group(1000), "1,000");
         assert_eq!(group(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn tampering_changes_one_base64_character_of_the_record_line() {
+        let text = "c2sp.org/tlog-proof@v1\nextra AAECAwQFBgcICQoL\nindex 3\n\nnote\n";
+        let tampered = tamper(text).unwrap_or_default();
+        assert_eq!(tampered.len(), text.len());
+        let changed: Vec<usize> = (0..text.len())
+            .filter(|&i| text.as_bytes()[i] != tampered.as_bytes()[i])
+            .collect();
+        assert_eq!(changed, [text.find("extra ").unwrap_or_default() + 6 + 8]);
+        assert_eq!(tamper("c2sp.org/tlog-proof@v1\nindex 3\n"), None);
+        assert_eq!(
+            tamper("c2sp.org/tlog-proof@v1\nextra AQ==\nindex 3\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn paths_are_quoted_for_the_shell_when_needed() {
+        assert_eq!(
+            shell_quoted(Path::new("/tmp/a-b/c.tlog-proof")),
+            "/tmp/a-b/c.tlog-proof"
+        );
+        assert_eq!(
+            shell_quoted(Path::new("/tmp/it's here")),
+            r"'/tmp/it'\''s here'"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -34,6 +35,11 @@ enum Command {
         /// Scale of the workload, 1 to 10 (1 is about 60,000 requests).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
         scale: u32,
+        /// Keep the durable audit log, and the evidence proof bundle the demo exports
+        /// (`evidence-proof.tlog-proof`), in this directory; every run starts a new epoch.
+        /// Default: a temporary directory, removed when the demo ends.
+        #[arg(long, value_name = "DIR")]
+        audit_dir: Option<PathBuf>,
     },
     /// Print the signature (`category:sha256`) of a JSON payload.
     Signature {
@@ -108,7 +114,11 @@ impl fmt::Display for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { seed, scale } => demo::run(seed, scale).map_err(Failure::Command),
+        Command::Demo {
+            seed,
+            scale,
+            audit_dir,
+        } => demo::run(seed, scale, audit_dir.as_deref()).map_err(Failure::Command),
         Command::Signature {
             category,
             form,

@@ -157,6 +157,112 @@ fn demo_reports_consistent_figures() {
         figure(&report, "Events", "of")
     );
     assert_eq!(figure(&report, "Events", "published,"), 0);
+
+    // The default run logs durably to a temporary directory, removed when it ends.
+    let audit_line = report.lines().find(|l| l.starts_with("Audit log")).unwrap();
+    let dir = audit_line
+        .split_once("durable in ")
+        .and_then(|(_, rest)| rest.strip_suffix(" (temporary: removed when the demo ends)"))
+        .unwrap_or_else(|| panic!("no temporary directory in {audit_line:?}"));
+    assert!(!Path::new(dir).exists(), "{dir} was left behind");
+    assert!(
+        report.contains("demo.tracehound.local/tracehound/1\n"),
+        "{report}"
+    );
+    // Records hold hashes: no attack payload is ever printed.
+    for payload in ["OR '1'='1'", "<script>", "etc/passwd", "curl http"] {
+        assert!(!report.contains(payload), "{payload:?} printed");
+    }
+}
+
+/// A directory path under the temporary directory, removed with its contents when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tracehound-cli-test-{}-{}-{label}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The verifier key the demo printed.
+fn demo_verifier_key(report: &str) -> String {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix("  verifier key  "))
+        .unwrap_or_else(|| panic!("no verifier key in\n{report}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn demo_keeps_a_verifiable_audit_log_in_the_audit_dir() {
+    let dir = TempDir::new("demo-audit");
+    let demo = || tracehound(&["demo", "--scale", "1", "--audit-dir", dir.path()]);
+    let bundle = dir.0.join("evidence-proof.tlog-proof");
+    let bundle = bundle.to_str().unwrap();
+
+    let out = demo();
+    assert_exit(&out, 0, "first demo run");
+    let report = stdout(&out);
+    assert_eq!(figure(&report, "  epoch ", "epoch"), 1);
+    assert!(
+        report.contains("\n    demo.tracehound.local/tracehound/1\n"),
+        "the checkpoint note is printed: {report}"
+    );
+    let key = demo_verifier_key(&report);
+    assert!(
+        key.starts_with("demo.tracehound.local/tracehound+"),
+        "{key}"
+    );
+    assert!(report.contains(&format!("--key '{key}'")), "{report}");
+    assert!(
+        report.contains("one byte of the record line changed: rejected ("),
+        "{report}"
+    );
+    assert!(Path::new(bundle).is_file(), "{bundle} was not kept");
+    let out = tracehound(&["verify-proof", bundle, "--key", &key]);
+    assert_exit(&out, 0, "the demo's bundle");
+    let summary = stdout(&out);
+    assert!(summary.contains("critical"), "{summary}");
+    assert!(
+        summary.contains("demo.tracehound.local/tracehound/1"),
+        "{summary}"
+    );
+
+    // Every start begins a new epoch, signed with the key kept in the directory.
+    let out = demo();
+    assert_exit(&out, 0, "second demo run");
+    let report = stdout(&out);
+    assert_eq!(figure(&report, "  epoch ", "epoch"), 2);
+    assert!(
+        report.contains("\n    demo.tracehound.local/tracehound/2\n"),
+        "{report}"
+    );
+    assert_eq!(demo_verifier_key(&report), key);
+    let out = tracehound(&["verify-proof", bundle, "--key", &key]);
+    assert_exit(&out, 0, "the second run's bundle");
+    assert!(
+        stdout(&out).contains("demo.tracehound.local/tracehound/2"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
