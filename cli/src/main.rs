@@ -69,6 +69,14 @@ enum Command {
     /// of size 0 proves nothing.
     #[command(subcommand)]
     Rfc6962(rfc6962::Command),
+    /// Print the verifier key (a C2SP vkey string) of an audit log's signing key.
+    ///
+    /// KEY_FILE is the log's private key: `<audit dir>/signing.key`, or the configured
+    /// `audit.key_file`. Give the printed key to whoever verifies checkpoints and proofs.
+    Vkey {
+        /// The private key file (`PRIVATE+KEY+<name>+<id>+<base64>`).
+        key_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -130,6 +138,9 @@ fn main() -> ExitCode {
         Command::Rfc6962(command) => rfc6962::run(&command)
             .map_err(Failure::Rfc6962)
             .and_then(|line| print(&format!("{line}\n"))),
+        Command::Vkey { key_file } => verifier_key(&key_file)
+            .map_err(Failure::Command)
+            .and_then(|vkey| print(&format!("{vkey}\n"))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -147,6 +158,17 @@ fn print(text: &str) -> Result<(), Failure> {
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(Failure::Output)
+}
+
+/// The vkey of the signing key in `path`; errors never echo the file's content.
+fn verifier_key(path: &std::path::Path) -> Result<String, String> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+    );
+    let signer = tracehound::audit::NoteSigner::from_skey(text.trim_end())
+        .map_err(|e| format!("{} is not a C2SP Ed25519 private key: {e}", path.display()))?;
+    Ok(signer.verifier_key().to_string())
 }
 
 fn print_signature(category: &str, form: Form, json: &str) -> Result<(), String> {

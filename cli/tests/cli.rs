@@ -266,6 +266,32 @@ fn demo_keeps_a_verifiable_audit_log_in_the_audit_dir() {
 }
 
 #[test]
+fn vkey_prints_the_verifier_key_of_a_logs_signing_key() {
+    let dir = TempDir::new("vkey");
+    let mut config = AuditConfig::default();
+    config.dir = Some(dir.0.clone());
+    config.deployment = "vkey.example".into();
+    let expected = AuditLog::open(&config).unwrap().verifier_key().to_string();
+    let key_file = dir.0.join("signing.key");
+    let out = tracehound(&["vkey", key_file.to_str().unwrap()]);
+    assert_exit(&out, 0, "vkey of a real key file");
+    assert_eq!(stdout(&out).trim(), expected);
+
+    // A file that is not a private key is refused without echoing what it holds.
+    let other = dir.0.join("not-a-key");
+    std::fs::write(
+        &other,
+        "PRIVATE+KEY+vkey.example/tracehound+00000000+c2VjcmV0",
+    )
+    .unwrap();
+    let out = tracehound(&["vkey", other.to_str().unwrap()]);
+    assert_exit(&out, 1, "a damaged key file");
+    assert!(!stderr(&out).contains("c2VjcmV0"), "{}", stderr(&out));
+    let out = tracehound(&["vkey", dir.0.join("missing").to_str().unwrap()]);
+    assert_exit(&out, 1, "a missing key file");
+}
+
+#[test]
 fn the_same_seed_gives_the_same_audit_counts() {
     let counts = |seed: &str| {
         let report = stdout(&tracehound(&["demo", "--seed", seed]));
@@ -303,7 +329,7 @@ fn help_mentions_every_command() {
     let out = tracehound(&["--help"]);
     assert!(out.status.success());
     let help = stdout(&out);
-    for command in ["demo", "signature", "verify-proof", "rfc6962"] {
+    for command in ["demo", "signature", "verify-proof", "rfc6962", "vkey"] {
         assert!(help.contains(command), "{command} missing from\n{help}");
     }
     let help = stdout(&tracehound(&["rfc6962", "--help"]));
