@@ -3,6 +3,7 @@
 //! reopens with everything the child had acknowledged, every record reads back as written,
 //! and every checkpoint the child published before any kill is a prefix of the new head
 //! (its consistency proof verifies against the reopened log's root).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 //! once space is freed. The log then reopens clean.
 //!
 //! Mounting needs root (CI runs as root); elsewhere the test says it was skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -101,7 +101,10 @@ fn evidence_is_provable_offline_and_the_log_survives_a_restart() {
     assert_eq!((leaf.epoch, leaf.index), (2, 1));
     let bundle = th.prove(receipt.signature()).unwrap();
     bundle
-        .verify(&[vkey.clone()], Some("facade.test/tracehound/2"))
+        .verify(
+            std::slice::from_ref(&vkey),
+            Some("facade.test/tracehound/2"),
+        )
         .unwrap();
     th.with_audit_log(|log| {
         let start = AuditRecord::decode(&log.record(0).unwrap()).unwrap();
@@ -113,7 +116,9 @@ fn evidence_is_provable_offline_and_the_log_survives_a_restart() {
             panic!("the new epoch starts with the old one's checkpoint")
         };
         assert_eq!(previous_epoch, 1);
-        let last = tracehound::audit::SignedCheckpoint::open(&checkpoint, &[vkey.clone()]).unwrap();
+        let last =
+            tracehound::audit::SignedCheckpoint::open(&checkpoint, std::slice::from_ref(&vkey))
+                .unwrap();
         assert_eq!(last.checkpoint().size, head.size);
         assert_eq!(last.checkpoint().root, head.root);
         assert!(log.epoch_path(1).unwrap().is_dir());

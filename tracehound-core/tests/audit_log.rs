@@ -429,11 +429,11 @@ fn epochs_rotate_with_new_origins_and_chain_their_checkpoints() {
     assert_eq!((log.epoch(), log.size()), (2, 1));
     let bundle = log.prove(0).unwrap();
     bundle
-        .verify(&[key.clone()], Some("audit.test/tracehound/2"))
+        .verify(std::slice::from_ref(&key), Some("audit.test/tracehound/2"))
         .unwrap();
     assert!(
         bundle
-            .verify(&[key.clone()], Some("audit.test/tracehound/1"))
+            .verify(std::slice::from_ref(&key), Some("audit.test/tracehound/1"))
             .is_err()
     );
     assert!(log.epoch_path(1).unwrap().join("checkpoints.log").exists());
