@@ -243,7 +243,8 @@ impl AuditLog {
         log.check_checkpoints(&opened.checkpoints)?;
         if log.size == 0 && epoch > FIRST_EPOCH {
             // A crash between creating this epoch and writing its first leaf.
-            let previous = last_checkpoint_of(dir, epoch - 1, &log.keys)?;
+            let previous =
+                last_checkpoint_of(dir, epoch - 1, &config.origin(epoch - 1), &log.keys)?;
             log.write_epoch_start(&previous, Timestamp::from_system_time(SystemTime::now()))?;
         }
         Ok(log)
@@ -662,6 +663,7 @@ fn load_or_create_key(path: &Path, name: &str) -> Result<(NoteSigner, bool), Aud
 fn last_checkpoint_of(
     dir: &Path,
     epoch: u64,
+    origin: &str,
     keys: &[VerifierKey],
 ) -> Result<SignedCheckpoint, AuditError> {
     let path = storage::epoch_dir(dir, epoch).join("checkpoints.log");
@@ -685,10 +687,18 @@ fn last_checkpoint_of(
     let note = last
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or(AuditError::EpochUnavailable { epoch })?;
-    SignedCheckpoint::open(&note, keys).map_err(|_| AuditError::CheckpointMismatch {
+    let mismatch = |problem| AuditError::CheckpointMismatch {
         epoch,
         checkpoint_size: 0,
         log_size: 0,
-        problem: "the previous epoch's final checkpoint does not verify",
-    })
+        problem,
+    };
+    let signed = SignedCheckpoint::open(&note, keys)
+        .map_err(|_| mismatch("the previous epoch's final checkpoint does not verify"))?;
+    if signed.checkpoint().origin != origin {
+        return Err(mismatch(
+            "the previous epoch's final checkpoint names another origin",
+        ));
+    }
+    Ok(signed)
 }
