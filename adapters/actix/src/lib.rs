@@ -1,0 +1,2 @@
+//! tracehound as actix-web middleware (in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! tracehound as a tower layer (in progress).
+#![forbid(unsafe_code)]

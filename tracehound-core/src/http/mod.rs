@@ -1,0 +1,596 @@
+//! The HTTP policy every adapter shares: how a request becomes a [`Scent`], which client it
+//! is keyed by, which detector flags it, and how the [`Outcome`] becomes a response.
+//!
+//! This module has no HTTP types and no runtime. An adapter (`tracehound-tower`,
+//! `tracehound-actix`) buffers the body up to [`HttpPolicy::max_body_bytes`], describes the
+//! request with a [`Request`] (its headers through the one-method [`Headers`] trait), calls
+//! [`HttpPolicy::inspect`], and then either serves the request or writes the
+//! [`Rejection`]. No decision is taken in an adapter.
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use tracehound::http::{Decision, Headers, HttpConfig, HttpPolicy, Request, SignedVerdict};
+//! use tracehound::{Config, RateLimitConfig, Tracehound};
+//!
+//! /// Headers as a list of (lowercase name, value).
+//! struct List(Vec<(&'static str, String)>);
+//! impl Headers for List {
+//!     fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
+//!         self.0.iter().filter(|(n, _)| *n == name).for_each(|(_, v)| each(v.as_bytes()));
+//!     }
+//! }
+//!
+//! let mut config = Config::default();
+//! config.rate_limit = RateLimitConfig::disabled();
+//! let tracehound = Tracehound::builder().config(config).build()?;
+//! let waf = SignedVerdict::new(b"0123456789abcdef0123456789abcdef".to_vec())?;
+//! let policy = HttpPolicy::new(tracehound, HttpConfig::default(), waf.clone())?;
+//!
+//! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! let verdict = waf.sign("GET", "/search?q=1%27%20OR%201%3D1", now, "injection", "high");
+//! let headers = List(vec![("tracehound-verdict", verdict)]);
+//! let request = Request {
+//!     method: "GET",
+//!     path: "/search",
+//!     query: Some("q=1%27%20OR%201%3D1"),
+//!     headers: &headers,
+//!     peer: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
+//!     body: b"",
+//!     body_truncated: false,
+//! };
+//! let inspection = policy.inspect(&request);
+//! let Decision::Reject(rejection) = inspection.decision else { panic!("a signed threat") };
+//! assert_eq!(rejection.status, 403);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod client_key;
+mod redact;
+mod verdict;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
+
+pub use self::client_key::{ClientKeySource, IpPrefix, IpPrefixError, KeyFn};
+pub use self::redact::{REDACTED, REDACTED_CARD};
+pub use self::verdict::{SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats};
+use crate::error::ConfigError;
+use crate::{Outcome, Scent, SourceKey, ThreatSignal, Tracehound};
+use redact::Names;
+
+/// The request headers, however the framework stores them.
+pub trait Headers {
+    /// Calls `each` with every value of header `name` (given in ASCII lowercase), in the
+    /// order they arrived.
+    fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8]));
+}
+
+/// A request as the policy sees it. Adapters fill it from their framework's types.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    /// The method, as sent (`GET`).
+    pub method: &'a str,
+    /// The path, as sent, without the query.
+    pub path: &'a str,
+    /// The raw query, without the `?`.
+    pub query: Option<&'a str>,
+    /// The headers.
+    pub headers: &'a dyn Headers,
+    /// The connection's peer address, if the server knows it.
+    pub peer: Option<IpAddr>,
+    /// The body, or its first [`HttpPolicy::max_body_bytes`] bytes.
+    pub body: &'a [u8],
+    /// Whether more body followed those bytes.
+    pub body_truncated: bool,
+}
+
+impl fmt::Debug for Request<'_> {
+    /// Shows where the request went, never its content.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("peer", &self.peer)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decides whether a request is a threat. Tracehound never does; this is the seam where an
+/// external detector's verdict comes in. Closures over the request implement it.
+pub trait Detector: Send + Sync {
+    /// The threat signal for `request`, or `None` when it is not flagged.
+    fn detect(&self, request: &Request<'_>) -> Option<ThreatSignal>;
+}
+
+impl<F> Detector for F
+where
+    F: Fn(&Request<'_>) -> Option<ThreatSignal> + Send + Sync,
+{
+    fn detect(&self, request: &Request<'_>) -> Option<ThreatSignal> {
+        self(request)
+    }
+}
+
+/// What to do when the configured client key source has no key for a request (no peer
+/// address, or the named header is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MissingKey {
+    /// Examine the request under the one shared key `unknown` (the default), so it is
+    /// still recorded and rate limited, together with every other keyless request.
+    #[default]
+    Shared,
+    /// Serve the request without examining it.
+    Pass,
+    /// Refuse it with this status.
+    Reject(u16),
+}
+
+/// The status returned for each blocking outcome; `None` lets that outcome through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Responses {
+    /// `RateLimited`: default 429, with `Retry-After`.
+    pub rate_limited: Option<u16>,
+    /// `PayloadTooLarge`: default 413.
+    pub payload_too_large: Option<u16>,
+    /// `Quarantined`: default 403.
+    pub quarantined: Option<u16>,
+    /// `Ignored` (a threat already held): default 403.
+    pub ignored: Option<u16>,
+    /// `Dropped` (a threat ranked below everything held): default 403.
+    pub dropped: Option<u16>,
+    /// `Unencodable` (a threat nested too deep to keep): default 403.
+    pub unencodable: Option<u16>,
+}
+
+impl Default for Responses {
+    fn default() -> Self {
+        Responses {
+            rate_limited: Some(429),
+            payload_too_large: Some(413),
+            quarantined: Some(403),
+            ignored: Some(403),
+            dropped: Some(403),
+            unencodable: Some(403),
+        }
+    }
+}
+
+/// How requests are described, keyed and answered.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Where the client key comes from. Default: the peer address.
+    pub client_key: ClientKeySource,
+    /// IPv6 client addresses are keyed by this many leading bits. Default 64.
+    pub ipv6_prefix: u8,
+    /// What to do when there is no key. Default: a shared key.
+    pub missing_key: MissingKey,
+    /// Headers copied into the evidence (lowercase names). Default: `user-agent`,
+    /// `content-type`, `referer`, `origin`, `host`, plus the redacted ones below so the
+    /// evidence shows that they were present.
+    pub headers: Vec<String>,
+    /// Headers whose value is replaced by [`REDACTED`]. Default: `authorization`, `cookie`,
+    /// `proxy-authorization`, `x-api-key`.
+    pub redact_headers: Vec<String>,
+    /// JSON body fields and query parameters whose value is replaced by [`REDACTED`],
+    /// compared ignoring case, `-` and `_`. Card numbers are redacted anywhere.
+    pub redact_fields: Vec<String>,
+    /// Body bytes buffered and put in the evidence. Default 64 KiB. The handler always
+    /// receives the whole body.
+    pub max_body_bytes: usize,
+    /// The status for each blocking outcome.
+    pub responses: Responses,
+    /// Add `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` to 429
+    /// responses. Default false.
+    pub rate_limit_headers: bool,
+    /// Record outcomes but never block. Default false.
+    pub dry_run: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        HttpConfig {
+            client_key: ClientKeySource::Peer,
+            ipv6_prefix: 64,
+            missing_key: MissingKey::Shared,
+            headers: owned(&[
+                "user-agent",
+                "content-type",
+                "referer",
+                "origin",
+                "host",
+                "authorization",
+                "cookie",
+            ]),
+            redact_headers: owned(&[
+                "authorization",
+                "cookie",
+                "proxy-authorization",
+                "x-api-key",
+            ]),
+            redact_fields: owned(&[
+                "password",
+                "passwd",
+                "secret",
+                "token",
+                "access_token",
+                "refresh_token",
+                "api_key",
+                "authorization",
+                "card_number",
+                "cvv",
+                "cvc",
+                "ssn",
+            ]),
+            max_body_bytes: 64 * 1024,
+            responses: Responses::default(),
+            rate_limit_headers: false,
+            dry_run: false,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.ipv6_prefix > 128 {
+            return Err(ConfigError::invalid(
+                "http.ipv6_prefix",
+                "must be at most 128",
+            ));
+        }
+        let r = &self.responses;
+        let statuses = [
+            r.rate_limited,
+            r.payload_too_large,
+            r.quarantined,
+            r.ignored,
+            r.dropped,
+            r.unencodable,
+        ];
+        let missing = match self.missing_key {
+            MissingKey::Reject(status) => Some(status),
+            _ => None,
+        };
+        if statuses
+            .into_iter()
+            .chain([missing])
+            .flatten()
+            .any(|s| !(400..=599).contains(&s))
+        {
+            return Err(ConfigError::invalid(
+                "http.responses",
+                "a refusal's status must be between 400 and 599",
+            ));
+        }
+        if self.max_body_bytes > 64 << 20 {
+            return Err(ConfigError::invalid(
+                "http.max_body_bytes",
+                "must be at most 64 MiB",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A response that refuses the request. Its body never carries evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers to set (lowercase names).
+    pub headers: Vec<(&'static str, String)>,
+    /// A short plain-text body.
+    pub body: &'static str,
+}
+
+/// Serve the request, or refuse it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Hand the request (with its whole body) to the handler.
+    Pass,
+    /// Answer with this response instead.
+    Reject(Rejection),
+}
+
+/// What [`HttpPolicy::inspect`] found and decided.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// What to do with the request.
+    pub decision: Decision,
+    /// Tracehound's outcome; `None` when the request was not examined (no key with
+    /// [`MissingKey::Pass`], or a panic inside tracehound's part).
+    pub outcome: Option<Outcome>,
+}
+
+/// Counters of the HTTP layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpStats {
+    /// Requests inspected.
+    pub requests: u64,
+    /// Requests refused.
+    pub rejected: u64,
+    /// Requests that would have been refused, let through by dry-run mode.
+    pub dry_run_passed: u64,
+    /// Requests with no client key.
+    pub missing_keys: u64,
+    /// Panics caught inside tracehound's part of a request (the request passed).
+    pub panics: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    rejected: AtomicU64,
+    dry_run_passed: AtomicU64,
+    missing_keys: AtomicU64,
+    panics: AtomicU64,
+}
+
+/// The policy an adapter applies to every request: one per service, shared by reference.
+pub struct HttpPolicy {
+    tracehound: Tracehound,
+    detector: Arc<dyn Detector>,
+    config: HttpConfig,
+    headers: Vec<String>,
+    redact_headers: Names,
+    redact_fields: Names,
+    counters: Counters,
+}
+
+impl fmt::Debug for HttpPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpPolicy")
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key every keyless request shares under [`MissingKey::Shared`].
+const UNKNOWN_SOURCE: &str = "unknown";
+
+impl HttpPolicy {
+    /// A policy feeding `tracehound`, flagging requests with `detector`.
+    pub fn new(
+        tracehound: Tracehound,
+        config: HttpConfig,
+        detector: impl Detector + 'static,
+    ) -> Result<HttpPolicy, ConfigError> {
+        config.validate()?;
+        let headers = config
+            .headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        Ok(HttpPolicy {
+            redact_headers: Names::new(&config.redact_headers),
+            redact_fields: Names::new(&config.redact_fields),
+            headers,
+            tracehound,
+            detector: Arc::new(detector),
+            config,
+            counters: Counters::default(),
+        })
+    }
+
+    /// The `Tracehound` requests are fed to.
+    pub fn tracehound(&self) -> &Tracehound {
+        &self.tracehound
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Body bytes an adapter buffers before inspecting.
+    pub fn max_body_bytes(&self) -> usize {
+        self.config.max_body_bytes
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> HttpStats {
+        let c = &self.counters;
+        HttpStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            dry_run_passed: c.dry_run_passed.load(Ordering::Relaxed),
+            missing_keys: c.missing_keys.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs the request through tracehound and decides. Never panics: a panic anywhere in
+    /// the detector, the key source or tracehound is caught, counted, and the request
+    /// passes (fail-open).
+    pub fn inspect(&self, request: &Request<'_>) -> Inspection {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let inspected = panic::catch_unwind(AssertUnwindSafe(|| self.decide(request)));
+        let inspection = inspected.unwrap_or_else(|_| {
+            self.counters.panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("tracehound: a panic while inspecting a request; it passes");
+            Inspection {
+                decision: Decision::Pass,
+                outcome: None,
+            }
+        });
+        match inspection.decision {
+            Decision::Reject(_) if self.config.dry_run => {
+                self.counters.dry_run_passed.fetch_add(1, Ordering::Relaxed);
+                Inspection {
+                    decision: Decision::Pass,
+                    outcome: inspection.outcome,
+                }
+            }
+            Decision::Reject(_) => {
+                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                inspection
+            }
+            Decision::Pass => inspection,
+        }
+    }
+
+    fn decide(&self, request: &Request<'_>) -> Inspection {
+        let source = match self.config.client_key.key(request, self.config.ipv6_prefix) {
+            Some(key) => key,
+            None => {
+                self.counters.missing_keys.fetch_add(1, Ordering::Relaxed);
+                match self.config.missing_key {
+                    MissingKey::Shared => SourceKey::new(UNKNOWN_SOURCE),
+                    MissingKey::Pass => {
+                        return Inspection {
+                            decision: Decision::Pass,
+                            outcome: None,
+                        };
+                    }
+                    MissingKey::Reject(status) => {
+                        return Inspection {
+                            decision: Decision::Reject(Rejection {
+                                status,
+                                headers: Vec::new(),
+                                body: "no client address\n",
+                            }),
+                            outcome: None,
+                        };
+                    }
+                }
+            }
+        };
+        let scent = match self.detector.detect(request) {
+            // Clean traffic costs no description: the payload is only built for threats.
+            None => Scent::new(source, Value::Null),
+            Some(threat) => Scent::new(source, self.describe(request)).with_signal(threat),
+        };
+        let outcome = self.tracehound.intercept(&scent);
+        Inspection {
+            decision: self.respond(&outcome),
+            outcome: Some(outcome),
+        }
+    }
+
+    /// The evidence: method, path, query, allowed headers and body, redacted.
+    fn describe(&self, request: &Request<'_>) -> Value {
+        let mut map = Map::new();
+        map.insert("method".into(), Value::String(request.method.to_owned()));
+        map.insert(
+            "path".into(),
+            Value::String(
+                redact::redact_cards(request.path).unwrap_or_else(|| request.path.to_owned()),
+            ),
+        );
+        if let Some(query) = request.query {
+            map.insert(
+                "query".into(),
+                Value::String(redact::redact_query(query, &self.redact_fields)),
+            );
+        }
+        let mut headers = Map::new();
+        for name in &self.headers {
+            let mut values = Vec::new();
+            request.headers.each_value(name, &mut |value| {
+                values.push(if self.redact_headers.contains(name) {
+                    REDACTED.to_owned()
+                } else {
+                    let text = String::from_utf8_lossy(value);
+                    redact::redact_cards(&text).unwrap_or_else(|| text.into_owned())
+                });
+            });
+            match values.len() {
+                0 => {}
+                1 => {
+                    headers.insert(name.clone(), Value::String(values.remove(0)));
+                }
+                _ => {
+                    headers.insert(
+                        name.clone(),
+                        Value::Array(values.into_iter().map(Value::String).collect()),
+                    );
+                }
+            }
+        }
+        map.insert("headers".into(), Value::Object(headers));
+        if !request.body.is_empty() {
+            map.insert(
+                "body".into(),
+                self.body(request.body, request.body_truncated),
+            );
+        }
+        if request.body_truncated {
+            map.insert("body_truncated".into(), Value::Bool(true));
+        }
+        Value::Object(map)
+    }
+
+    fn body(&self, body: &[u8], truncated: bool) -> Value {
+        if !truncated && let Ok(mut json) = serde_json::from_slice::<Value>(body) {
+            redact::redact_json(&mut json, &self.redact_fields);
+            return json;
+        }
+        match std::str::from_utf8(body) {
+            Ok(text) => {
+                Value::String(redact::redact_cards(text).unwrap_or_else(|| text.to_owned()))
+            }
+            Err(_) => {
+                use base64::Engine as _;
+                let mut map = Map::new();
+                map.insert(
+                    "base64".into(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+                );
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// The response for `outcome`.
+    fn respond(&self, outcome: &Outcome) -> Decision {
+        let r = &self.config.responses;
+        let (status, body) = match outcome {
+            Outcome::Clean | Outcome::Error(_) => return Decision::Pass,
+            Outcome::RateLimited { .. } => (r.rate_limited, "too many requests\n"),
+            Outcome::PayloadTooLarge { .. } => (r.payload_too_large, "payload too large\n"),
+            Outcome::Quarantined(_) => (r.quarantined, "forbidden\n"),
+            Outcome::Ignored { .. } => (r.ignored, "forbidden\n"),
+            Outcome::Dropped { .. } => (r.dropped, "forbidden\n"),
+            Outcome::Unencodable { .. } => (r.unencodable, "forbidden\n"),
+        };
+        let Some(status) = status else {
+            return Decision::Pass;
+        };
+        let mut headers = Vec::new();
+        if let Outcome::RateLimited { retry_after } = outcome {
+            // Whole seconds, rounded up and at least 1: "0" would invite an instant retry.
+            let seconds = retry_after
+                .as_secs()
+                .saturating_add(u64::from(retry_after.subsec_nanos() > 0))
+                .max(1);
+            headers.push(("retry-after", seconds.to_string()));
+            if self.config.rate_limit_headers {
+                let quota = &self.tracehound.config().rate_limit;
+                headers.push(("x-ratelimit-limit", quota.requests.to_string()));
+                headers.push(("x-ratelimit-remaining", "0".to_owned()));
+                headers.push(("x-ratelimit-reset", seconds.to_string()));
+            }
+        }
+        headers.push(("content-type", "text/plain; charset=utf-8".to_owned()));
+        Decision::Reject(Rejection {
+            status,
+            headers,
+            body,
+        })
+    }
+}
