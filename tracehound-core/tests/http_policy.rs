@@ -1,0 +1,664 @@
+//! The HTTP policy the adapters share, without any server: client keys, signed verdicts,
+//! redaction, the response mapping, dry-run and panics.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tracehound::clock::{ManualClock, Timestamp};
+use tracehound::http::{
+    ClientKeySource, Decision, Headers, HttpConfig, HttpPolicy, MissingKey, REDACTED,
+    REDACTED_CARD, Request, SignedVerdict, VerdictStats,
+};
+use tracehound::{
+    CanonicalForm, Category, Config, Outcome, RateLimitConfig, Severity, ThreatSignal, Tracehound,
+    signature,
+};
+
+const NOW: u64 = 1_763_800_000;
+const SECRET: &[u8] = b"test secret: 32 bytes of entropy";
+
+struct List(Vec<(String, Vec<u8>)>);
+
+impl List {
+    fn new(pairs: &[(&str, &str)]) -> List {
+        List(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+}
+
+impl Headers for List {
+    fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
+        for (n, v) in &self.0 {
+            if n == name {
+                each(v);
+            }
+        }
+    }
+}
+
+fn tracehound(rate_limit: RateLimitConfig) -> Tracehound {
+    let mut config = Config::default();
+    config.maintenance.interval = Duration::ZERO;
+    config.rate_limit = rate_limit;
+    Tracehound::builder()
+        .config(config)
+        .clock(ManualClock::new(Timestamp::from_unix_millis(NOW * 1000)))
+        .build()
+        .unwrap()
+}
+
+fn waf() -> SignedVerdict {
+    SignedVerdict::new(SECRET.to_vec())
+        .unwrap()
+        .with_clock(ManualClock::new(Timestamp::from_unix_millis(NOW * 1000)))
+}
+
+fn request<'a>(
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a List,
+    peer: &str,
+    body: &'a [u8],
+) -> Request<'a> {
+    Request {
+        method,
+        path,
+        query,
+        headers,
+        peer: Some(peer.parse::<IpAddr>().unwrap()),
+        body,
+        body_truncated: false,
+    }
+}
+
+/// The key the policy gives a flagged request, read from the quarantined receipt.
+fn key_of(source: ClientKeySource, prefix: u8, headers: &[(&str, &str)], peer: &str) -> String {
+    let th = tracehound(RateLimitConfig::disabled());
+    let mut config = HttpConfig::default();
+    config.client_key = source;
+    config.ipv6_prefix = prefix;
+    let flag_all = |_: &Request<'_>| Some(ThreatSignal::new(Category::Injection, Severity::High));
+    let policy = HttpPolicy::new(th.clone(), config, flag_all).unwrap();
+    let headers = List::new(headers);
+    let inspection = policy.inspect(&request("GET", "/", None, &headers, peer, b""));
+    match inspection.outcome {
+        Some(Outcome::Quarantined(receipt)) => receipt.source().as_str().to_owned(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn client_keys_come_from_the_configured_source_only() {
+    let trusted = || ClientKeySource::RightmostForwardedFor {
+        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap(), "192.0.2.1".parse().unwrap()],
+    };
+    let forwarded = || ClientKeySource::RightmostForwarded {
+        trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+    };
+    let cases: Vec<(&str, ClientKeySource, &[(&str, &str)], &str, &str)> = vec![
+        (
+            "peer",
+            ClientKeySource::Peer,
+            &[],
+            "198.51.100.7",
+            "198.51.100.7",
+        ),
+        (
+            "peer ignores X-Forwarded-For",
+            ClientKeySource::Peer,
+            &[("x-forwarded-for", "203.0.113.9")],
+            "198.51.100.7",
+            "198.51.100.7",
+        ),
+        (
+            "untrusted peer: its X-Forwarded-For is ignored",
+            trusted(),
+            &[("x-forwarded-for", "203.0.113.9")],
+            "198.51.100.7",
+            "198.51.100.7",
+        ),
+        (
+            "trusted proxy: the rightmost entry",
+            trusted(),
+            &[("x-forwarded-for", "1.2.3.4, 203.0.113.9")],
+            "10.1.2.3",
+            "203.0.113.9",
+        ),
+        (
+            "a spoofed leftmost entry changes nothing",
+            trusted(),
+            &[("x-forwarded-for", "6.6.6.6, 7.7.7.7, 203.0.113.9")],
+            "10.1.2.3",
+            "203.0.113.9",
+        ),
+        (
+            "trusted hops are skipped from the right",
+            trusted(),
+            &[(
+                "x-forwarded-for",
+                "6.6.6.6, 203.0.113.9, 10.9.9.9, 192.0.2.1",
+            )],
+            "10.1.2.3",
+            "203.0.113.9",
+        ),
+        (
+            "several header lines form one list",
+            trusted(),
+            &[
+                ("x-forwarded-for", "6.6.6.6"),
+                ("x-forwarded-for", "203.0.113.9"),
+            ],
+            "10.1.2.3",
+            "203.0.113.9",
+        ),
+        (
+            "a garbage rightmost entry falls back to the proxy",
+            trusted(),
+            &[("x-forwarded-for", "203.0.113.9, not-an-ip")],
+            "10.1.2.3",
+            "10.1.2.3",
+        ),
+        (
+            "no header from a trusted proxy: the proxy",
+            trusted(),
+            &[],
+            "10.1.2.3",
+            "10.1.2.3",
+        ),
+        (
+            "Forwarded for= with port and quotes",
+            forwarded(),
+            &[(
+                "forwarded",
+                "for=6.6.6.6, for=\"203.0.113.9:4711\";proto=https",
+            )],
+            "10.0.0.1",
+            "203.0.113.9",
+        ),
+        (
+            "Forwarded IPv6 in brackets, grouped by /64",
+            forwarded(),
+            &[("forwarded", "for=\"[2001:db8:1:2:3:4:5:6]:443\"")],
+            "10.0.0.1",
+            "2001:db8:1:2::/64",
+        ),
+        (
+            "Forwarded obfuscated identifier: the proxy",
+            forwarded(),
+            &[("forwarded", "for=_hidden")],
+            "10.0.0.1",
+            "10.0.0.1",
+        ),
+        (
+            "IPv6 peers are grouped by prefix",
+            ClientKeySource::Peer,
+            &[],
+            "2001:db8:aaaa:bbbb:1:2:3:4",
+            "2001:db8:aaaa:bbbb::/64",
+        ),
+        (
+            "IPv4-mapped peers are unmapped",
+            ClientKeySource::Peer,
+            &[],
+            "::ffff:198.51.100.7",
+            "198.51.100.7",
+        ),
+        (
+            "a named header holding an address",
+            ClientKeySource::Header("CF-Connecting-IP".into()),
+            &[("cf-connecting-ip", " 203.0.113.9 ")],
+            "10.0.0.1",
+            "203.0.113.9",
+        ),
+        (
+            "a named header holding a tenant id",
+            ClientKeySource::Header("x-tenant".into()),
+            &[("x-tenant", "acme")],
+            "10.0.0.1",
+            "acme",
+        ),
+        (
+            "a function",
+            ClientKeySource::Custom(Arc::new(|r: &Request<'_>| {
+                Some(format!("{}-{}", r.method, r.path))
+            })),
+            &[],
+            "10.0.0.1",
+            "GET-/",
+        ),
+    ];
+    for (name, source, headers, peer, want) in cases {
+        assert_eq!(key_of(source, 64, headers, peer), want, "{name}");
+    }
+    assert_eq!(
+        key_of(ClientKeySource::Peer, 48, &[], "2001:db8:aaaa:bbbb::1"),
+        "2001:db8:aaaa::/48"
+    );
+    assert_eq!(
+        key_of(ClientKeySource::Peer, 128, &[], "2001:db8::1"),
+        "2001:db8::1"
+    );
+}
+
+#[test]
+fn missing_keys_follow_the_configured_policy() {
+    let flag_all = |_: &Request<'_>| Some(ThreatSignal::new(Category::Injection, Severity::High));
+    let headers = List::new(&[]);
+    let keyless = Request {
+        peer: None,
+        ..request("GET", "/", None, &headers, "127.0.0.1", b"")
+    };
+    for (policy, want) in [
+        (MissingKey::Shared, Some(403)),
+        (MissingKey::Pass, None),
+        (MissingKey::Reject(400), Some(400)),
+    ] {
+        let mut config = HttpConfig::default();
+        config.missing_key = policy;
+        let th = tracehound(RateLimitConfig::disabled());
+        let http = HttpPolicy::new(th.clone(), config, flag_all).unwrap();
+        let inspection = http.inspect(&keyless);
+        let status = match inspection.decision {
+            Decision::Reject(r) => Some(r.status),
+            _ => None,
+        };
+        assert_eq!(status, want, "{policy:?}");
+        assert_eq!(http.stats().missing_keys, 1);
+        if policy == MissingKey::Shared {
+            assert_eq!(th.list()[0].source().as_str(), "unknown");
+        }
+    }
+}
+
+fn verdict_stats(
+    headers: &[(&str, String)],
+    method: &str,
+    target: &str,
+) -> (Option<u16>, VerdictStats) {
+    let waf = waf();
+    let th = tracehound(RateLimitConfig::disabled());
+    let policy = HttpPolicy::new(th, HttpConfig::default(), waf.clone()).unwrap();
+    let headers = List(
+        headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+    );
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    let inspection = policy.inspect(&request(method, path, query, &headers, "198.51.100.7", b""));
+    let status = match inspection.decision {
+        Decision::Reject(r) => Some(r.status),
+        Decision::Pass => None,
+        _ => unreachable!(),
+    };
+    (status, waf.stats())
+}
+
+#[test]
+fn only_signed_fresh_verdicts_for_this_request_are_believed() {
+    let waf = waf();
+    let sign =
+        |method: &str, target: &str, ts: u64, c: &str, s: &str| waf.sign(method, target, ts, c, s);
+    let valid = sign("POST", "/login?next=%2F", NOW - 10, "injection", "critical");
+    let h = |v: String| vec![("tracehound-verdict", v)];
+    let accepted = [1, 0, 0, 0];
+    let forged = [0, 0, 0, 1];
+    let stale = [0, 0, 1, 0];
+    let malformed = [0, 1, 0, 0];
+    let other_key = SignedVerdict::new(b"another secret, also 32 bytes!!!".to_vec()).unwrap();
+    let cases: Vec<(
+        &str,
+        Vec<(&str, String)>,
+        &str,
+        &str,
+        Option<u16>,
+        [u64; 4],
+    )> = vec![
+        (
+            "valid",
+            h(valid.clone()),
+            "POST",
+            "/login?next=%2F",
+            Some(403),
+            accepted,
+        ),
+        (
+            "absent",
+            vec![],
+            "POST",
+            "/login?next=%2F",
+            None,
+            [0, 0, 0, 0],
+        ),
+        (
+            "another method",
+            h(valid.clone()),
+            "GET",
+            "/login?next=%2F",
+            None,
+            forged,
+        ),
+        (
+            "another path",
+            h(valid.clone()),
+            "POST",
+            "/admin?next=%2F",
+            None,
+            forged,
+        ),
+        (
+            "another query",
+            h(valid.clone()),
+            "POST",
+            "/login?next=%2Fx",
+            None,
+            forged,
+        ),
+        ("no query", h(valid.clone()), "POST", "/login", None, forged),
+        (
+            "another secret",
+            h(other_key.sign("POST", "/login?next=%2F", NOW, "injection", "critical")),
+            "POST",
+            "/login?next=%2F",
+            None,
+            forged,
+        ),
+        (
+            "severity changed",
+            h(valid.replace("severity=critical", "severity=low")),
+            "POST",
+            "/login?next=%2F",
+            None,
+            forged,
+        ),
+        (
+            "stale",
+            h(sign("GET", "/", NOW - 301, "injection", "high")),
+            "GET",
+            "/",
+            None,
+            stale,
+        ),
+        (
+            "from the future",
+            h(sign("GET", "/", NOW + 301, "injection", "high")),
+            "GET",
+            "/",
+            None,
+            stale,
+        ),
+        (
+            "edge of the window",
+            h(sign("GET", "/", NOW - 300, "ddos", "low")),
+            "GET",
+            "/",
+            Some(403),
+            accepted,
+        ),
+        (
+            "garbage",
+            h("category=injection".into()),
+            "GET",
+            "/",
+            None,
+            malformed,
+        ),
+        (
+            "unknown field",
+            h(format!(
+                "{},extra=1",
+                sign("GET", "/", NOW, "injection", "high")
+            )),
+            "GET",
+            "/",
+            None,
+            malformed,
+        ),
+        (
+            "duplicated field",
+            h(format!(
+                "category=spam,{}",
+                sign("GET", "/", NOW, "injection", "high")
+            )),
+            "GET",
+            "/",
+            None,
+            malformed,
+        ),
+        (
+            "uppercase hex",
+            h(sign("GET", "/", NOW, "injection", "high")
+                .to_uppercase()
+                .replace(
+                    "CATEGORY=INJECTION,SEVERITY=HIGH,TS=",
+                    "category=injection,severity=high,ts=",
+                )
+                .replace(",SIG=", ",sig=")),
+            "GET",
+            "/",
+            None,
+            malformed,
+        ),
+        (
+            "two verdict headers",
+            vec![
+                (
+                    "tracehound-verdict",
+                    sign("GET", "/", NOW, "injection", "high"),
+                ),
+                (
+                    "tracehound-verdict",
+                    sign("GET", "/", NOW, "injection", "high"),
+                ),
+            ],
+            "GET",
+            "/",
+            None,
+            malformed,
+        ),
+        (
+            "unknown severity",
+            h(sign("GET", "/", NOW, "injection", "extreme")),
+            "GET",
+            "/",
+            None,
+            malformed,
+        ),
+    ];
+    for (name, headers, method, target, want, stats) in cases {
+        let (status, got) = verdict_stats(&headers, method, target);
+        let got = [got.accepted, got.malformed, got.stale, got.forged];
+        assert_eq!((status, got), (want, stats), "{name}");
+    }
+    assert!(SignedVerdict::new(b"short".to_vec()).is_err());
+}
+
+#[test]
+fn evidence_is_described_and_redacted_before_hashing() {
+    let th = tracehound(RateLimitConfig::disabled());
+    let flag = |_: &Request<'_>| Some(ThreatSignal::new(Category::Injection, Severity::High));
+    let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), flag).unwrap();
+    let headers = List::new(&[
+        ("Authorization", "Bearer secret-token"),
+        ("Cookie", "session=abc"),
+        ("User-Agent", "curl/8 card 4111 1111 1111 1111"),
+        ("X-Not-Allowed", "dropped"),
+        ("Content-Type", "application/json"),
+    ]);
+    let body = br#"{"user":"bob","password":"hunter2","card":{"Card-Number":"4111111111111111"},"note":"paid with 5500-0000-0000-0004","q":"' OR 1=1 --"}"#;
+    let outcome = policy
+        .inspect(&request(
+            "POST",
+            "/pay",
+            Some("token=abc&q=1"),
+            &headers,
+            "198.51.100.7",
+            body,
+        ))
+        .outcome;
+    let Some(Outcome::Quarantined(receipt)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let expected = json!({
+        "method": "POST",
+        "path": "/pay",
+        "query": "token=[redacted]&q=1",
+        "headers": {
+            "authorization": REDACTED,
+            "cookie": REDACTED,
+            "user-agent": format!("curl/8 card {REDACTED_CARD}"),
+            "content-type": "application/json",
+        },
+        "body": {
+            "user": "bob",
+            "password": REDACTED,
+            "card": {"Card-Number": REDACTED},
+            "note": format!("paid with {REDACTED_CARD}"),
+            "q": "' OR 1=1 --",
+        },
+    });
+    assert_eq!(
+        *receipt.signature(),
+        signature(Category::Injection, &expected, CanonicalForm::Jcs).unwrap()
+    );
+
+    // Text and binary bodies, and a truncated one (never parsed as JSON).
+    for (body, truncated, want) in [
+        (
+            &b"plain 4111111111111111"[..],
+            false,
+            json!(format!("plain {REDACTED_CARD}")),
+        ),
+        (&[0xff, 0x00, 0x10][..], false, json!({"base64": "/wAQ"})),
+        (&br#"{"a":1}"#[..], true, json!("{\"a\":1}")),
+    ] {
+        let th = tracehound(RateLimitConfig::disabled());
+        let policy = HttpPolicy::new(th, HttpConfig::default(), flag).unwrap();
+        let none = List::new(&[]);
+        let mut req = request("PUT", "/x", None, &none, "198.51.100.7", body);
+        req.body_truncated = truncated;
+        let Some(Outcome::Quarantined(receipt)) = policy.inspect(&req).outcome else {
+            panic!()
+        };
+        let mut expected = json!({"method": "PUT", "path": "/x", "headers": {}, "body": want});
+        if truncated {
+            expected["body_truncated"] = Value::Bool(true);
+        }
+        assert_eq!(
+            *receipt.signature(),
+            signature(Category::Injection, &expected, CanonicalForm::Jcs).unwrap(),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn outcomes_map_to_responses_and_dry_run_never_blocks() {
+    let flag = |r: &Request<'_>| {
+        (r.path != "/clean").then(|| ThreatSignal::new(Category::Injection, Severity::High))
+    };
+    let none = List::new(&[]);
+    let status = |policy: &HttpPolicy, path: &str, body: &[u8]| match policy
+        .inspect(&request("POST", path, None, &none, "198.51.100.7", body))
+        .decision
+    {
+        Decision::Reject(r) => Some(r),
+        _ => None,
+    };
+    let mut limited = RateLimitConfig::default();
+    limited.requests = 2;
+    limited.window = Duration::from_secs(5);
+    limited.burst = Some(2);
+    limited.block = Duration::from_millis(100);
+    let th = tracehound(limited);
+    let mut config = HttpConfig::default();
+    config.rate_limit_headers = true;
+    let policy = HttpPolicy::new(th, config, flag).unwrap();
+    assert_eq!(status(&policy, "/clean", b""), None);
+    let first = status(&policy, "/a", b"").unwrap();
+    assert_eq!((first.status, first.body), (403, "forbidden\n"));
+    let limited = status(&policy, "/a", b"").unwrap();
+    assert_eq!(limited.status, 429);
+    let header = |name| {
+        limited
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header("retry-after").as_deref(),
+        Some("3"),
+        "2.5 s rounds up"
+    );
+    assert_eq!(header("x-ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(header("x-ratelimit-limit").as_deref(), Some("2"));
+
+    // 413, and every blocking outcome can be let through instead.
+    let th = Tracehound::builder()
+        .config({
+            let mut c = Config::default();
+            c.rate_limit = RateLimitConfig::disabled();
+            c.maintenance.interval = Duration::ZERO;
+            c
+        })
+        .max_payload_bytes(256)
+        .build()
+        .unwrap();
+    let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), flag).unwrap();
+    let big = vec![b'x'; 1024];
+    assert_eq!(status(&policy, "/big", &big).map(|r| r.status), Some(413));
+    let mut config = HttpConfig::default();
+    config.responses.quarantined = None;
+    config.responses.payload_too_large = Some(400);
+    let policy = HttpPolicy::new(th.clone(), config, flag).unwrap();
+    assert_eq!(status(&policy, "/let-through", b""), None);
+    assert_eq!(status(&policy, "/big", &big).map(|r| r.status), Some(400));
+    assert_eq!(
+        status(&policy, "/let-through", b"").map(|r| r.status),
+        Some(403),
+        "a known threat is Ignored, which still blocks"
+    );
+
+    // Dry run: recorded, counted, never blocked.
+    let mut config = HttpConfig::default();
+    config.dry_run = true;
+    let policy = HttpPolicy::new(th.clone(), config, flag).unwrap();
+    let inspection = policy.inspect(&request("GET", "/dry", None, &none, "198.51.100.7", b""));
+    assert_eq!(inspection.decision, Decision::Pass);
+    assert!(matches!(inspection.outcome, Some(Outcome::Quarantined(_))));
+    assert_eq!(policy.stats().dry_run_passed, 1);
+    assert_eq!(policy.stats().rejected, 0);
+
+    let mut bad = HttpConfig::default();
+    bad.responses.ignored = Some(200);
+    assert!(HttpPolicy::new(th, bad, flag).is_err());
+}
+
+#[test]
+fn a_panicking_detector_lets_the_request_through() {
+    let th = tracehound(RateLimitConfig::disabled());
+    let policy = HttpPolicy::new(
+        th,
+        HttpConfig::default(),
+        |_: &Request<'_>| -> Option<ThreatSignal> { panic!("detector bug") },
+    )
+    .unwrap();
+    let none = List::new(&[]);
+    let inspection = policy.inspect(&request("GET", "/", None, &none, "198.51.100.7", b""));
+    assert_eq!(inspection.decision, Decision::Pass);
+    assert!(inspection.outcome.is_none());
+    assert_eq!(policy.stats().panics, 1);
+    assert_eq!(policy.stats().requests, 1);
+}
