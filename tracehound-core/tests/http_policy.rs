@@ -1,6 +1,7 @@
 //! The HTTP policy the adapters share, without any server: client keys, signed verdicts,
 //! redaction, the response mapping, dry-run and panics.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+#![allow(clippy::type_complexity)] // the case tables spell out their columns
 
 use std::net::IpAddr;
 use std::sync::Arc;
