@@ -176,16 +176,21 @@ fn demo_reports_consistent_figures() {
 }
 
 /// A directory path under the temporary directory, removed with its contents when dropped.
+/// A path under the temporary directory that no other test of this run uses.
+fn unique_temp_path(label: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "tracehound-cli-test-{}-{}-{label}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(label: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "tracehound-cli-test-{}-{}-{label}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let path = unique_temp_path(label);
         let _ = std::fs::remove_dir_all(&path);
         TempDir(path)
     }
@@ -703,12 +708,7 @@ struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(label: &str, contents: &[u8]) -> TempFile {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "tracehound-cli-test-{}-{}-{label}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let path = unique_temp_path(label);
         std::fs::write(&path, contents).unwrap();
         TempFile(path)
     }
