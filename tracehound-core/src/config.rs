@@ -11,7 +11,6 @@ use crate::error::ConfigError;
 
 /// Everything a [`Tracehound`](crate::Tracehound) can be configured with: plain structs with
 /// defaults, loadable from TOML and validated with errors that name the field.
-/// that name the field.
 ///
 /// ```
 /// use std::time::Duration;

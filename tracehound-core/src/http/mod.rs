@@ -304,6 +304,17 @@ pub enum Decision {
     Reject(Rejection),
 }
 
+impl Decision {
+    /// The response to send instead of serving the request, if any. A variant added later
+    /// either returns its response here or is to be served, so adapters match on this.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Decision::Reject(rejection) => Some(rejection),
+            Decision::Pass => None,
+        }
+    }
+}
+
 /// What [`HttpPolicy::inspect`] found and decided.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
