@@ -318,14 +318,7 @@ fn only_signed_fresh_verdicts_for_this_request_are_believed() {
     let stale = [0, 0, 1, 0];
     let malformed = [0, 1, 0, 0];
     let other_key = SignedVerdict::new(b"another secret, also 32 bytes!!!".to_vec()).unwrap();
-    let cases: Vec<(
-        &str,
-        Vec<(&str, String)>,
-        &str,
-        &str,
-        Option<u16>,
-        [u64; 4],
-    )> = vec![
+    let cases: Vec<(&str, Vec<(&str, String)>, &str, &str, Option<u16>, [u64; 4])> = vec![
         (
             "valid",
             h(valid.clone()),

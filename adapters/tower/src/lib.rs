@@ -1,2 +1,138 @@
-//! tracehound as a tower layer (in progress).
+//! tracehound as a tower middleware: every request to an axum, tonic or hyper service is
+//! inspected by a [`tracehound::http::HttpPolicy`] before the service sees it.
+//!
+//! # Quick start (axum)
+//!
+//! ```
+//! use std::net::SocketAddr;
+//!
+//! use axum::{Router, body::Body, extract::ConnectInfo, routing::get};
+//! use tower_service::Service;
+//! use tracehound::http::{HttpConfig, HttpPolicy, SignedVerdict};
+//! use tracehound::Tracehound;
+//! use tracehound_tower::TracehoundLayer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The secret your WAF or gateway signs its verdicts with (32 random bytes).
+//! let waf = SignedVerdict::new(b"0123456789abcdef0123456789abcdef".to_vec())?;
+//! let policy = HttpPolicy::new(Tracehound::builder().build()?, HttpConfig::default(), waf)?;
+//! let mut app: Router = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(TracehoundLayer::new(policy));
+//!
+//! // A server would do: axum::serve(listener,
+//! //     app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+//! // which gives the layer each request's peer address, as this request has:
+//! let peer: SocketAddr = "198.51.100.7:50000".parse()?;
+//! let mut request = http::Request::get("/").body(Body::empty())?;
+//! request.extensions_mut().insert(ConnectInfo(peer));
+//! let response = app.call(request).await?;
+//! assert_eq!(response.status(), 200);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/axum.rs` is a complete server: `cargo run --release -p tracehound-tower
+//! --example axum`.
+//!
+//! # What the middleware does
+//!
+//! For each request it
+//!
+//! 1. reads the body up to [`HttpPolicy::max_body_bytes`] (64 KiB by default; it reads at
+//!    most one frame past that, and stops);
+//! 2. describes the request to [`HttpPolicy::inspect`]: method, path, query, headers (read
+//!    in place, not copied), the peer address and the buffered bytes, with
+//!    `body_truncated` set when the body goes on past them;
+//! 3. answers a [`Decision::Reject`] itself, with the policy's status, headers and short
+//!    plain-text body, without calling the inner service;
+//! 4. otherwise calls the inner service with the request, its [`Inspection`] added to the
+//!    extensions (so a handler can see what tracehound decided, useful in dry-run mode),
+//!    and its body as a [`RequestBody`]: the buffered bytes followed by the rest of the
+//!    original stream, so the handler always receives the whole body, trailers included.
+//!
+//! Every decision is the policy's: this crate only extracts, calls and maps, so it behaves
+//! exactly like the other tracehound adapters.
+//!
+//! **Peer address**: from axum's `ConnectInfo<SocketAddr>` extension (feature `axum`, set
+//! by `into_make_service_with_connect_info::<SocketAddr>()`), or else from a plain
+//! [`std::net::SocketAddr`] extension, which a hyper server inserts itself before calling
+//! the service. Without either, the policy's `missing_key` setting applies (by default all
+//! such requests share one key, `unknown`). Which address or header the client is keyed by
+//! is [`HttpConfig::client_key`](tracehound::http::HttpConfig); forwarding headers count
+//! only from configured trusted proxies.
+//!
+//! **Body errors fail open**: if the body fails while it is being buffered, the policy
+//! inspects the bytes read so far (marked truncated) and, if it lets the request pass, the
+//! inner service receives those bytes followed by the same error, so the handler fails as
+//! it would have without the middleware.
+//!
+//! **Status mapping** (the defaults of
+//! [`Responses`](tracehound::http::Responses); each can be changed or turned off):
+//!
+//! | tracehound outcome | response |
+//! | --- | --- |
+//! | `Clean`, `Error` (tracehound itself failed: fail-open) | the inner service's |
+//! | `RateLimited` | 429 with `Retry-After` (whole seconds, at least 1) |
+//! | `PayloadTooLarge` (the threat's evidence is over `max_payload_bytes`) | 413 |
+//! | `Quarantined`, `Ignored` (already held), `Dropped`, `Unencodable` | 403 |
+//! | a panic in the detector or tracehound | the inner service's (counted in [`HttpPolicy::stats`]) |
+//! | anything, with `HttpConfig::dry_run` | the inner service's (counted as `dry_run_passed`) |
+//!
+//! With tonic, a refusal is an HTTP response, not a gRPC status: gRPC clients report 403 as
+//! `PERMISSION_DENIED`, 429 as `UNAVAILABLE` and 413 as `UNKNOWN`.
+//!
+//! # Signed verdicts
+//!
+//! Tracehound detects nothing. The detector usually is [`SignedVerdict`]: it believes the
+//! verdict an upstream WAF or gateway puts in one header,
+//!
+//! ```text
+//! Tracehound-Verdict: category=<c>,severity=<s>,ts=<unix seconds>,sig=<hex>
+//! ```
+//!
+//! where `sig` is the lowercase hex HMAC-SHA256, under the shared secret, of
+//! `METHOD "\n" path-and-query "\n" ts "\n" category "\n" severity`, with `path-and-query`
+//! the request target as received (`/search?q=1`). A verdict that is forged, signed for
+//! another request, or older than the window (300 s by default) is ignored and counted
+//! ([`SignedVerdict::stats`]). See [`SignedVerdict`] for the details; any other
+//! [`Detector`](tracehound::http::Detector), closures included, plugs in the same way.
+//!
+//! # What is not protected
+//!
+//! - Nothing is detected here: an unflagged attack passes as clean.
+//! - Only the first `max_body_bytes` of a body are inspected and kept as evidence; a
+//!   compressed body (`Content-Encoding`) is inspected as it was sent, not decompressed.
+//! - The path is the one the layer sees: in axum, put the layer on the outermost `Router`,
+//!   since a nested router's services see the path without its prefix (and verdicts are
+//!   signed over the full target).
+//! - Responses are not inspected.
+//! - Buffering costs up to `max_body_bytes` (plus one frame) per request in flight, and the
+//!   body is read before the policy decides, so a rate-limited client still sends its
+//!   first bytes before it is refused. Bound concurrency and body sizes with layers in
+//!   front of this one (for example tower-http's `RequestBodyLimitLayer` and a concurrency
+//!   limit).
+//!
+//! # Features
+//!
+//! - `axum` (default): read the peer address from axum's `ConnectInfo<SocketAddr>`.
+//!
+//! [`HttpPolicy::max_body_bytes`]: tracehound::http::HttpPolicy::max_body_bytes
+//! [`HttpPolicy::inspect`]: tracehound::http::HttpPolicy::inspect
+//! [`HttpPolicy::stats`]: tracehound::http::HttpPolicy::stats
+//! [`Decision::Reject`]: tracehound::http::Decision::Reject
+//! [`Inspection`]: tracehound::http::Inspection
+//! [`SignedVerdict`]: tracehound::http::SignedVerdict
+//! [`SignedVerdict::stats`]: tracehound::http::SignedVerdict::stats
 #![forbid(unsafe_code)]
+
+mod body;
+mod future;
+mod layer;
+mod service;
+
+pub use crate::body::{RequestBody, ResponseBody};
+pub use crate::future::ResponseFuture;
+pub use crate::layer::TracehoundLayer;
+pub use crate::service::TracehoundService;

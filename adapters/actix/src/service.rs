@@ -1,0 +1,117 @@
+//! The middleware service: extract, inspect, and answer or pass on.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpResponse};
+use tracehound::http::{Decision, HttpPolicy, Inspection, Request};
+
+use crate::body;
+use crate::headers::ActixHeaders;
+
+/// The service [`Protect`](crate::Protect) wraps around the inner one; built by actix-web,
+/// not by hand.
+pub struct ProtectService<S> {
+    service: Rc<S>,
+    policy: Arc<HttpPolicy>,
+}
+
+impl<S> ProtectService<S> {
+    pub(crate) fn new(service: Rc<S>, policy: Arc<HttpPolicy>) -> ProtectService<S> {
+        ProtectService { service, policy }
+    }
+}
+
+impl<S> fmt::Debug for ProtectService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProtectService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`ProtectService::call`].
+pub type ProtectFuture<B, E> = Pin<Box<dyn Future<Output = Result<ServiceResponse<B>, E>>>>;
+
+impl<S, B> Service<ServiceRequest> for ProtectService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = S::Error;
+    type Future = ProtectFuture<EitherBody<B>, S::Error>;
+
+    forward_ready!(service);
+
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        let policy = Arc::clone(&self.policy);
+        Box::pin(async move {
+            let body = body::buffer(req.take_payload(), policy.max_body_bytes()).await;
+            let inspection = policy.inspect(&Request {
+                method: req.method().as_str(),
+                path: req.uri().path(),
+                query: req.uri().query(),
+                headers: &ActixHeaders(req.headers()),
+                // The TCP peer; forwarding headers are the policy's business.
+                peer: req.peer_addr().map(|addr| addr.ip()),
+                body: body.inspected(),
+                body_truncated: body.truncated(),
+            });
+            req.set_payload(body.into_payload());
+            match respond(&inspection.decision) {
+                Some(refusal) => Ok(req.into_response(refusal).map_into_right_body()),
+                None => {
+                    req.extensions_mut().insert(inspection);
+                    let response = service.call(req).await?;
+                    Ok(response.map_into_left_body())
+                }
+            }
+        })
+    }
+}
+
+/// The response for `decision`, or `None` to serve the request.
+///
+/// The one place a [`Decision`] becomes actix-web types. A kind of decision this version
+/// does not know passes, as the policy itself fails open.
+fn respond(decision: &Decision) -> Option<HttpResponse> {
+    let Decision::Reject(rejection) = decision else {
+        return None;
+    };
+    // The policy only produces validated 4xx/5xx statuses; 403 stands in should one not
+    // be representable.
+    let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut response = HttpResponse::build(status);
+    for &(name, ref value) in &rejection.headers {
+        response.insert_header((name, value.as_str()));
+    }
+    Some(response.body(rejection.body))
+}
+
+/// The [`Inspection`] of a request that passed, as the handler finds it in the request's
+/// extensions.
+///
+/// ```
+/// use actix_web::HttpRequest;
+/// use tracehound::Outcome;
+/// use tracehound_actix::inspection;
+///
+/// async fn handler(req: HttpRequest) -> &'static str {
+///     match inspection(&req).and_then(|i| i.outcome) {
+///         Some(Outcome::Clean) => "clean",
+///         Some(_) => "flagged, let through (dry run)",
+///         None => "not inspected",
+///     }
+/// }
+/// ```
+pub fn inspection(req: &impl HttpMessage) -> Option<Inspection> {
+    req.extensions().get::<Inspection>().cloned()
+}
