@@ -80,12 +80,9 @@ where
 
 /// The response for `decision`, or `None` to serve the request.
 ///
-/// The one place a [`Decision`] becomes actix-web types. A kind of decision this version
-/// does not know passes, as the policy itself fails open.
+/// The one place a [`Decision`] becomes actix-web types.
 fn respond(decision: &Decision) -> Option<HttpResponse> {
-    let Decision::Reject(rejection) = decision else {
-        return None;
-    };
+    let rejection = decision.rejection()?;
     // The policy only produces validated 4xx/5xx statuses; 403 stands in should one not
     // be representable.
     let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::FORBIDDEN);

@@ -12,7 +12,7 @@ use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
-use tracehound::http::{Decision, HttpPolicy};
+use tracehound::http::HttpPolicy;
 
 use crate::body::{RequestBody, ResponseBody};
 use crate::service::{inspect, refuse};
@@ -101,11 +101,9 @@ where
         {
             let (inspected, truncated) = body.inspected(policy.max_body_bytes());
             let inspection = inspect(&policy, &parts, inspected, truncated);
-            if let Decision::Reject(rejection) = &inspection.decision {
+            if let Some(rejection) = inspection.decision.rejection() {
                 return Poll::Ready(Ok(refuse(rejection)));
             }
-            // `Decision` is non-exhaustive: a kind of decision this version does not know
-            // passes, as every failure of tracehound's own part does (fail-open).
             parts.extensions.insert(inspection);
             this.called
                 .set(Some(service.call(Request::from_parts(parts, body))));
