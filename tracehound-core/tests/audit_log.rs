@@ -606,3 +606,27 @@ fn the_incremental_log_matches_the_recursive_reference() {
         )
         .unwrap();
 }
+
+#[test]
+fn a_stray_segment_name_is_refused_on_open_not_read_twice() {
+    // Found by the segment_reader fuzz target: `segment-0.log` parsed as segment 0 and the
+    // real segment was read twice, so the log took records once and never opened again.
+    let tmp = TempDir::new("stray");
+    let cfg = config(&tmp.0);
+    drop(AuditLog::open(&cfg).unwrap());
+    let stray = tmp.0.join("epoch-00000001").join("segment-0.log");
+    fs::write(&stray, b"").unwrap();
+    match AuditLog::open(&cfg) {
+        Err(AuditError::Corrupt { file, .. }) => assert_eq!(file, stray),
+        other => panic!("a foreign segment file went unnoticed: {other:?}"),
+    }
+    fs::remove_file(&stray).unwrap();
+    // A directory that only looks like an epoch is not one.
+    fs::create_dir(tmp.0.join("epoch-+2")).unwrap();
+    let mut log = AuditLog::open(&cfg).unwrap();
+    assert_eq!(log.epoch(), 1);
+    append(&mut log, 0, 3);
+    log.checkpoint().unwrap();
+    drop(log);
+    assert_eq!(AuditLog::open(&cfg).unwrap().size(), 3);
+}

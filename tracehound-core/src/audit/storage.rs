@@ -277,8 +277,10 @@ pub(crate) fn epochs(root: &Path) -> Result<Vec<u64>, AuditError> {
     for entry in fs::read_dir(root).map_err(io_err("list", root))? {
         let entry = entry.map_err(io_err("list", root))?;
         let name = entry.file_name();
-        if let Some(n) = name.to_str().and_then(|n| n.strip_prefix("epoch-"))
-            && let Ok(epoch) = n.parse::<u64>()
+        // Only names this log writes count: `epoch-0` or `epoch-+1` would alias a real one.
+        if let Some(name) = name.to_str()
+            && let Some(Ok(epoch)) = name.strip_prefix("epoch-").map(str::parse::<u64>)
+            && epoch_dir(root, epoch).file_name() == Some(std::ffi::OsStr::new(name))
         {
             found.push(epoch);
         }
@@ -344,13 +346,18 @@ impl DirStore {
                 .strip_prefix("segment-")
                 .and_then(|n| n.strip_suffix(".log"))
             {
-                let first = first.parse::<u64>().map_err(|_| AuditError::Corrupt {
-                    epoch,
-                    file: entry.path(),
-                    offset: 0,
-                    index: 0,
-                    problem: "segment file name is not a record index",
-                })?;
+                let first = first
+                    .parse::<u64>()
+                    .ok()
+                    // Only names this log writes: `segment-0.log` would alias segment 0.
+                    .filter(|&first| segment_name(first) == name)
+                    .ok_or_else(|| AuditError::Corrupt {
+                        epoch,
+                        file: entry.path(),
+                        offset: 0,
+                        index: 0,
+                        problem: "segment file name is not one the log writes",
+                    })?;
                 firsts.push(first);
             }
         }
