@@ -192,3 +192,34 @@ fn a_stalled_log_never_blocks_intercept_and_the_loss_is_recorded_as_a_gap() {
         .sum();
     assert_eq!(announced, lost);
 }
+
+#[test]
+fn checkpoints_are_signed_on_schedule_when_the_log_grows() {
+    let mut cfg = config(None);
+    cfg.audit.checkpoint_interval = Duration::from_millis(10);
+    let th = build(cfg);
+    let events = th.subscribe(64).unwrap();
+    assert!(matches!(th.intercept(&threat(1)), Outcome::Quarantined(_)));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let signed = loop {
+        if let Some(event) = events.recv_timeout(Duration::from_millis(50))
+            && let EventKind::CheckpointSigned(checkpoint) = event.kind()
+        {
+            break checkpoint.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled checkpoint"
+        );
+    };
+    assert_eq!(signed.checkpoint().size, 1);
+    tracehound::audit::SignedCheckpoint::open(signed.note(), &[th.verifier_key()]).unwrap();
+    let snap = th.snapshot();
+    assert!(snap.audit.checkpoints >= 1);
+    assert_eq!(snap.audit.last_checkpoint_size, 1);
+    // Nothing new: no new checkpoint, however much time passes.
+    let before = th.snapshot().audit.checkpoints;
+    th.sync_audit(Duration::from_secs(5)).unwrap();
+    assert!(events.recv_timeout(Duration::from_millis(100)).is_none());
+    assert_eq!(th.snapshot().audit.checkpoints, before);
+}
