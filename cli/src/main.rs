@@ -26,13 +26,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Drive a realistic mixed workload through a real Tracehound on its default
-    /// configuration, and report what it did.
+    /// Serve an axum app behind the tracehound layer on 127.0.0.1, drive a realistic mixed
+    /// workload at it over HTTP, and report what the clients saw and what Tracehound did.
+    ///
+    /// The Tracehound runs on its default configuration. The clients play a trusted proxy
+    /// that names many simulated clients in `X-Forwarded-For`, and a WAF that signs its
+    /// verdicts (some forged) in `Tracehound-Verdict`.
     Demo {
         /// Seed for the workload's choices; the same seed gives the same requests.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Scale of the workload, 1 to 10 (1 is about 60,000 requests).
+        /// Scale of the workload, 1 to 10 (1 is about 21,600 requests).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
         scale: u32,
         /// Keep the durable audit log, and the evidence proof bundle the demo exports

@@ -133,13 +133,71 @@ fn demo_reports_consistent_figures() {
     let progress = String::from_utf8_lossy(&out.stderr);
     assert!(progress.contains("100%"), "progress was shown: {progress}");
 
-    let quarantined = figure(&report, "  quarantined  ", "quarantined");
+    assert!(
+        report.contains("\nServer  http://127.0.0.1:"),
+        "the server's address is shown: {report}"
+    );
+    assert!(report.contains("plays a trusted proxy"), "{report}");
+
+    let clean = figure(&report, "  clean  ", "clean");
+    let rate_limited = figure(&report, "rate limited", "limited");
+    let too_large = figure(&report, "payload too large", "large");
+    let unencodable = figure(&report, "unencodable", "unencodable");
     let ignored = figure(&report, "ignored", "threat)");
+    let quarantined = figure(&report, "  quarantined  ", "quarantined");
+    let dropped = figure(&report, "dropped (lowest priority)", "priority)");
+    let error = figure(&report, "error", "error");
     assert!(quarantined > 10_000, "the burst overfills the buffer");
     assert!(ignored > 0, "repeated attacks are known threats");
-    assert_eq!(figure(&report, "error", "error"), 0);
-    assert_eq!(figure(&report, "payload too large", "large"), 1);
-    assert_eq!(figure(&report, "unencodable", "unencodable"), 1);
+    assert!(rate_limited > 0, "the floods hit the rate limit");
+    assert_eq!(error, 0);
+    assert_eq!(too_large, 1);
+
+    // What the clients received over HTTP agrees with what the layer and Tracehound counted.
+    let sent = figure(&report, "requests over HTTP", "");
+    let ok = figure(&report, "200 OK", "OK");
+    let forbidden = figure(&report, "403 Forbidden", "Forbidden");
+    let payload_too_large = figure(&report, "413 Payload Too Large", "Large");
+    let too_many = figure(&report, "429 Too Many Requests", "Requests");
+    assert_eq!(figure(&report, "  other  ", "other"), 0);
+    assert_eq!(ok + forbidden + payload_too_large + too_many, sent);
+    assert_eq!(figure(&report, "HTTP layer", "requests"), sent);
+    assert_eq!(
+        figure(&report, "HTTP layer", "rejected"),
+        forbidden + payload_too_large + too_many
+    );
+    assert_eq!(figure(&report, "HTTP layer", "panics"), 0);
+    assert_eq!(figure(&report, "HTTP layer", "key"), 0);
+    assert_eq!(too_many, rate_limited);
+    assert_eq!(payload_too_large, too_large);
+    assert_eq!(forbidden, quarantined + ignored + dropped + unencodable);
+    assert_eq!(ok, clean + error);
+    assert_eq!(
+        clean + rate_limited + too_large + unencodable + ignored + quarantined + dropped + error,
+        sent,
+        "every request reached Tracehound"
+    );
+    // Every signed marking was believed and became a threat; every forged one was counted
+    // and served.
+    let marked = figure(&report, "signed WAF markings", "markings");
+    assert_eq!(figure(&report, "Verdicts", "accepted"), marked);
+    assert_eq!(
+        too_large + unencodable + ignored + quarantined + dropped,
+        marked
+    );
+    assert_eq!(
+        figure(&report, "Verdicts", "forged"),
+        figure(&report, "forged markings", "wrong secret")
+            + figure(&report, "forged markings", "moved to another request")
+    );
+    assert_eq!(
+        figure(&report, "Verdicts", "stale"),
+        figure(&report, "forged markings", "stale replay")
+    );
+    assert_eq!(
+        figure(&report, "Verdicts", "malformed"),
+        figure(&report, "forged markings", "garbled")
+    );
 
     let held = figure(&report, "Quarantine  ", "Quarantine");
     assert_eq!(held, 10_000);
@@ -168,6 +226,10 @@ fn demo_reports_consistent_figures() {
     assert!(
         report.contains("demo.tracehound.local/tracehound/1\n"),
         "{report}"
+    );
+    assert!(
+        report.contains("the flagged request's canonical bytes hash to the record's evidence hash"),
+        "the demo re-created the evidence it proved: {report}"
     );
     // Records hold hashes: no attack payload is ever printed.
     for payload in ["OR '1'='1'", "<script>", "etc/passwd", "curl http"] {
