@@ -426,6 +426,11 @@ mod tests {
         expected.extend_from_slice(&[2, 0, 32]);
         expected.extend_from_slice(&[0xcd; 32]);
         assert_eq!(&buf[..len], &expected[..]);
+        // The leaf hash docs/audit-log-format.md §2.10.1 gives for this record.
+        assert_eq!(
+            super::super::merkle::leaf_hash(&buf[..len]).to_string(),
+            "e4d9ada9ceefc37bad2594a604a8d4c214e4889ce8d44fe9d76dc025d0f1a0be"
+        );
 
         let decoded = AuditRecord::decode(&buf[..len]).unwrap();
         assert_eq!(decoded.kind, RecordType::Replaced);
@@ -460,6 +465,12 @@ mod tests {
             expected.extend_from_slice(&n.to_be_bytes());
         }
         assert_eq!(&buf[..len], &expected[..]);
+        // Leaf hashes as docs/audit-log-format.md §2.10.2 gives them.
+        let leaf = |bytes: &[u8]| super::super::merkle::leaf_hash(bytes).to_string();
+        assert_eq!(
+            leaf(&buf[..len]),
+            "8998027db70e311419164e1a3356e1f26c4414183a5e5f3aaeff3c0ddf0dc3cc"
+        );
         assert_eq!(
             AuditRecord::decode(&buf[..len]).unwrap().body,
             RecordBody::Gap {
@@ -475,6 +486,10 @@ mod tests {
         expected.extend_from_slice(&[0, 3]);
         expected.extend_from_slice(b"cp\n");
         assert_eq!(bytes, expected);
+        assert_eq!(
+            leaf(&bytes),
+            "423ef0686cf1f979722eb56336743c30479a82b231f197831387d4e89c49ed6c"
+        );
         assert!(encode_epoch_start(Timestamp::EPOCH, 1, &"x".repeat(1025)).is_err());
     }
 
