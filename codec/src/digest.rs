@@ -125,6 +125,12 @@ impl From<[u8; 32]> for Digest {
     }
 }
 
+impl From<Digest> for [u8; 32] {
+    fn from(digest: Digest) -> Self {
+        digest.0
+    }
+}
+
 impl AsRef<[u8]> for Digest {
     fn as_ref(&self) -> &[u8] {
         &self.0

@@ -24,5 +24,6 @@
 #![forbid(unsafe_code)]
 
 mod digest;
+pub mod ipc;
 
 pub use digest::{Digest, DigestParseError};

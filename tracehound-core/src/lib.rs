@@ -88,6 +88,7 @@ pub mod clock;
 mod config;
 mod error;
 mod events;
+pub mod hound;
 pub mod http;
 mod quarantine;
 mod rate_limit;
