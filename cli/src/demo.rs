@@ -23,13 +23,14 @@ use serde_json::{Value, json};
 use tracehound::audit::{
     EvidenceProof, SignedCheckpoint, VerifiedEvidence, VerifierKey, VerifyError,
 };
+use tracehound::hound::{Analysis, FactValue, HoundOutcome, HoundStats};
 use tracehound::http::{
     ClientKeySource, HttpConfig, HttpPolicy, HttpStats, IpPrefix, SignedVerdict, VERDICT_HEADER,
     VerdictStats,
 };
 use tracehound::{
-    AuditStats, CanonicalForm, Config, Digest, EventKind, Receipt, Severity, Signature, Snapshot,
-    Tracehound, canonicalize,
+    AuditStats, CanonicalForm, Config, Digest, EventKind, HoundConfig, Receipt, Severity,
+    Signature, Snapshot, Tracehound, canonicalize,
 };
 use tracehound_tower::TracehoundLayer;
 
@@ -931,6 +932,12 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
     let mut config = Config::default();
     config.audit.dir = Some(dir.clone());
     config.audit.deployment = DEPLOYMENT.to_owned();
+    // This binary is also the hound worker (`tracehound hound`): evidence is analysed in
+    // sandboxed copies of it.
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let mut hound = HoundConfig::new(exe);
+    hound.args = vec!["hound".to_owned()];
+    config.hound = Some(hound);
     let tracehound = Tracehound::builder()
         .config(config)
         .build()
@@ -992,6 +999,7 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
     let verdicts = waf.signer.stats();
     drop(policy);
 
+    let hound_drained = wait_for_hounds(&tracehound);
     let audit = demonstrate_audit(
         &tracehound,
         &requests,
@@ -1002,6 +1010,7 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
     // Taken after the audit demonstration, so its figures count the checkpoint it signed and
     // the events it published.
     let snapshot = tracehound.snapshot();
+    let analysis = tracehound.analysis(audit.proof.receipt.signature());
     let verified = tracehound
         .list()
         .iter()
@@ -1024,6 +1033,8 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
         audit: &audit,
         events: &events,
         events_lost,
+        analysis: analysis.as_deref(),
+        hound_drained,
     });
     temporary.map_or(Ok(()), TempDir::remove)
 }
@@ -1177,7 +1188,31 @@ fn event_name(kind: &EventKind) -> &'static str {
         EventKind::CheckpointSigned(_) => "checkpoint signed",
         EventKind::RateLimitExceeded { .. } => "rate limit exceeded",
         EventKind::InterceptFailed { .. } => "intercept failed",
+        EventKind::EvidenceAnalysed(_) => "evidence analysed",
+        EventKind::AnalysisEscalated { .. } => "analysis escalated",
         _ => "other",
+    }
+}
+
+/// Waits (at most 30 s) until the hound pool has finished every job it accepted; false if it
+/// had not by then.
+fn wait_for_hounds(tracehound: &Tracehound) -> bool {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = tracehound.snapshot().hound;
+        let finished = h.analysed
+            + h.refused
+            + h.timeouts
+            + h.crashes
+            + h.sandbox_violations
+            + h.protocol_violations;
+        if finished >= h.accepted {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -1194,6 +1229,10 @@ struct Results<'a> {
     audit: &'a AuditDemo,
     events: &'a BTreeMap<&'static str, u64>,
     events_lost: u64,
+    /// The hound analysis of the evidence the proof is for.
+    analysis: Option<&'a Analysis>,
+    /// Whether the pool finished its jobs before the report.
+    hound_drained: bool,
 }
 
 fn report(results: &Results<'_>) {
@@ -1332,6 +1371,8 @@ fn report(results: &Results<'_>) {
         group(r.max_keys as u64),
     );
     println!();
+    print_hound(&snap.hound, results.analysis, results.hound_drained);
+    println!();
     print_audit(a, results.audit);
     println!();
     let seen: u64 = results.events.values().sum();
@@ -1343,6 +1384,75 @@ fn report(results: &Results<'_>) {
     );
     for (name, count) in results.events {
         println!("  {name:<26}{:>10}", group(*count));
+    }
+}
+
+fn print_hound(h: &HoundStats, analysis: Option<&Analysis>, drained: bool) {
+    println!(
+        "Hound pool  {} sandboxed workers; {} of {} quarantined evidence analysed{}",
+        h.workers,
+        group(h.analysed),
+        group(h.offered),
+        if drained {
+            ""
+        } else {
+            " (still running at report time)"
+        },
+    );
+    println!(
+        "  accepted {}   refused at the door {} (all workers busy, defer queue full)   too large {}",
+        group(h.accepted),
+        group(h.exhausted),
+        group(h.too_large),
+    );
+    println!(
+        "  refused by worker {}   timeouts {}   crashes {}   sandbox kills {}   protocol violations {}",
+        group(h.refused),
+        group(h.timeouts),
+        group(h.crashes),
+        group(h.sandbox_violations),
+        group(h.protocol_violations),
+    );
+    println!(
+        "  spawns {}   respawns {}   rotations {}   job time mean {} µs, p99 {} µs",
+        group(h.spawns),
+        group(h.respawns),
+        group(h.rotations),
+        group(h.mean_job_micros),
+        group(h.p99_job_micros),
+    );
+    let Some(analysis) = analysis else {
+        println!("  (the proven evidence was not analysed: the pool was busy when it arrived)");
+        return;
+    };
+    println!(
+        "  analysis of the proven evidence: job {}, {:?}",
+        analysis.job, analysis.duration
+    );
+    match &analysis.outcome {
+        HoundOutcome::Analysed(report) => {
+            if let Some(digest) = analysis.digest {
+                let leaf = analysis
+                    .audit_leaf
+                    .map_or_else(|| "none (log full)".to_owned(), |l| l.index.to_string());
+                println!("    analysis digest {digest}, committed by audit leaf {leaf}");
+            }
+            for finding in &report.findings {
+                let facts: Vec<String> = finding
+                    .facts
+                    .iter()
+                    .filter(|f| !matches!(f.value, FactValue::Count(0) | FactValue::Flag(false)))
+                    .map(|f| match &f.value {
+                        FactValue::Count(n) => format!("{}={n}", f.name),
+                        FactValue::Flag(b) => format!("{}={b}", f.name),
+                        FactValue::Digest(d) => format!("{}={}", f.name, Digest::from(*d)),
+                        FactValue::Label(l) => format!("{}={l}", f.name),
+                    })
+                    .collect();
+                println!("    {}: {}", finding.analyzer, facts.join(" "));
+            }
+        }
+        other => println!("    {other:?}"),
     }
 }
 
@@ -1377,7 +1487,7 @@ fn print_audit(a: &AuditStats, demo: &AuditDemo) {
     );
     let rec = &a.records;
     println!(
-        "  quarantined {}   evicted {}   dropped {}   neutralized {}   purged {}   replaced {}   expired {}",
+        "  quarantined {}   evicted {}   dropped {}   neutralized {}   purged {}   replaced {}   expired {}   analysed {}",
         group(rec.quarantined),
         group(rec.evicted),
         group(rec.dropped),
@@ -1385,6 +1495,7 @@ fn print_audit(a: &AuditStats, demo: &AuditDemo) {
         group(rec.purged),
         group(rec.replaced),
         group(rec.expired),
+        group(rec.analysed),
     );
     println!();
     println!(

@@ -45,6 +45,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         audit_dir: Option<PathBuf>,
     },
+    /// Run as a hound worker: the built-in analyzers on the sandboxed `serve` loop, speaking
+    /// the hound IPC protocol on standard input and output. A hound pool starts this; it is
+    /// not for use by hand.
+    #[command(hide = true)]
+    Hound,
     /// Print the signature (`category:sha256`) of a JSON payload.
     Signature {
         /// Threat category: injection, ddos, flood, spam, malware, unknown, or a custom name.
@@ -126,6 +131,9 @@ impl fmt::Display for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Hound => {
+            return tracehound::hound::serve(tracehound::hound::builtin_analyzers());
+        }
         Command::Demo {
             seed,
             scale,

@@ -175,9 +175,8 @@ impl fmt::Debug for Job<'_> {
     }
 }
 
-/// How a job's evidence bytes are encoded.
+/// How a job's evidence bytes are encoded. A new encoding is a new protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum Encoding {
     /// The canonical payload itself; `evidence_hash` is its SHA-256.
     Plain,
@@ -189,7 +188,7 @@ pub enum Encoding {
 }
 
 /// A message from a worker to the host.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WorkerMessage {
     /// Answer to [`Hello`]: the worker is locked down and waits for jobs.
     Ready(Ready),
@@ -247,6 +246,8 @@ pub enum JobFailure {
     DecodedTooLarge,
     /// An analyzer panicked; its index in [`Ready::analyzers`].
     AnalyzerPanicked(u16),
+    /// The report would not fit in [`MAX_WORKER_FRAME`].
+    ReportTooLarge,
 }
 
 impl fmt::Display for JobFailure {
@@ -256,12 +257,13 @@ impl fmt::Display for JobFailure {
             JobFailure::DecodeFailed => f.write_str("evidence does not decompress"),
             JobFailure::DecodedTooLarge => f.write_str("evidence decompresses past its limit"),
             JobFailure::AnalyzerPanicked(i) => write!(f, "analyzer {i} panicked"),
+            JobFailure::ReportTooLarge => f.write_str("report exceeds the frame cap"),
         }
     }
 }
 
 /// The result of analysing one job: derived facts and digests, never payload text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The job's id.
     pub job: u64,
@@ -314,7 +316,7 @@ fn check_name(name: &str) -> Result<(), FrameError> {
 }
 
 /// What one analyzer found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The analyzer's name.
     pub analyzer: String,
@@ -323,7 +325,7 @@ pub struct Finding {
 }
 
 /// One named fact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fact {
     /// Name, such as `json.depth` or `indicator.url`.
     pub name: String,

@@ -15,6 +15,7 @@ use crate::audit::writer::AuditLeaf;
 use crate::audit::{AuditError, SignedCheckpoint};
 use crate::clock::Timestamp;
 use crate::error::Error;
+use crate::hound::Analysis;
 use crate::quarantine::{EvictionCause, PurgeReason, Receipt};
 use crate::scent::{Category, Severity, SourceKey};
 use crate::signature::Signature;
@@ -144,6 +145,14 @@ pub enum EventKind {
         source: SourceKey,
         /// When the source may send again.
         retry_after: Duration,
+    },
+    /// A hound finished a job on quarantined evidence (analysed it, refused it, or failed).
+    EvidenceAnalysed(Arc<Analysis>),
+    /// Evidence was not analysed because every hound worker was busy and the pool's policy is
+    /// [`Exhaustion::Escalate`](crate::Exhaustion): add workers, or look for a flood.
+    AnalysisEscalated {
+        /// The evidence.
+        signature: Signature,
     },
     /// `intercept` failed inside tracehound; the request was answered
     /// [`Outcome::Error`](crate::Outcome::Error) and should pass.

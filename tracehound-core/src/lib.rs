@@ -101,7 +101,8 @@ pub use crate::audit::AuditCounts;
 pub use crate::audit::writer::AuditLeaf;
 pub use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES, canonicalize};
 pub use crate::config::{
-    AuditConfig, Config, EventsConfig, MaintenanceConfig, QuarantineConfig, RateLimitConfig,
+    AuditConfig, Config, EventsConfig, Exhaustion, HoundConfig, MaintenanceConfig,
+    QuarantineConfig, RateLimitConfig,
 };
 pub use crate::error::{ConfigError, Error};
 pub use crate::events::{Event, EventKind, Subscription};

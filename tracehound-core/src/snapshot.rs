@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::audit::AuditCounts;
 use crate::clock::Timestamp;
+use crate::hound::HoundStats;
 use crate::scent::Severity;
 
 /// Every counter of a [`Tracehound`](crate::Tracehound) at one moment.
@@ -27,6 +28,8 @@ pub struct Snapshot {
     pub events: EventStats,
     /// The audit log.
     pub audit: AuditStats,
+    /// The hound pool (all zero when none is configured).
+    pub hound: HoundStats,
 }
 
 /// `intercept` results by kind, since the `Tracehound` was built.

@@ -15,11 +15,17 @@ use zeroize::Zeroize;
 
 use crate::audit::writer::{self, Sequencer, Writer};
 use crate::audit::{AuditError, AuditLog, EvidenceProof, SignedCheckpoint, VerifierKey};
+use crate::audit::{EvidenceRecord, RecordType};
 use crate::canonical::{self, CanonicalForm, Limits};
 use crate::clock::{Clock, SystemClock, Timestamp};
-use crate::config::{Config, EventsConfig, MaintenanceConfig, QuarantineConfig, RateLimitConfig};
+use crate::config::{
+    Config, EventsConfig, Exhaustion, HoundConfig, MaintenanceConfig, QuarantineConfig,
+    RateLimitConfig,
+};
 use crate::error::{ConfigError, Error};
 use crate::events::{EventBus, EventKind, Subscription};
+use crate::hound::pool::{Completed, Offered, Order, Pool, Sink};
+use crate::hound::{Analysis, HoundOutcome, HoundStats, analysis_digest};
 use crate::quarantine::{
     Candidate, Changes, Inserted, PurgeReason, Quarantine, Receipt, Removal, Removed,
 };
@@ -29,6 +35,7 @@ use crate::signature::Signature;
 use crate::snapshot::{
     EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts, Snapshot,
 };
+use std::collections::{HashMap, VecDeque};
 
 /// What `intercept` decided. Tracehound never classifies: a scent without a threat signal is
 /// always `Clean` (unless its source is rate limited).
@@ -271,8 +278,14 @@ impl Builder {
         self
     }
 
+    /// Analyse quarantined evidence in a pool of sandboxed hound workers.
+    pub fn hound(mut self, hound: HoundConfig) -> Self {
+        self.config.hound = Some(hound);
+        self
+    }
+
     /// Validates the configuration and builds the `Tracehound`, starting its maintenance
-    /// thread unless `maintenance.interval` is zero.
+    /// thread unless `maintenance.interval` is zero, and its hound workers if configured.
     pub fn build(self) -> Result<Tracehound, ConfigError> {
         let config = self.config;
         config.validate()?;
@@ -307,7 +320,22 @@ impl Builder {
             Arc::clone(&clock),
         )
         .map_err(|source| ConfigError::Spawn { source })?;
-        let inner = Arc::new(Inner {
+        let mut pool_error = None;
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| Inner {
+            hound: config.hound.clone().and_then(|hound| {
+                let weak = weak.clone();
+                let sink: Sink = Arc::new(move |done| {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.record_analysis(done);
+                    }
+                });
+                Pool::start(hound, sink)
+                    .map_err(|source| pool_error = Some(source))
+                    .ok()
+            }),
+            analyses: Mutex::new(Analyses::new(
+                config.hound.as_ref().map_or(0, |h| h.retained),
+            )),
             limits: Limits {
                 max_bytes: config.max_payload_bytes,
                 max_depth: config.max_depth,
@@ -328,6 +356,9 @@ impl Builder {
             config,
             _stop: stop,
         });
+        if let Some(source) = pool_error {
+            return Err(ConfigError::Spawn { source });
+        }
         if !interval.is_zero() {
             spawn_maintenance(Arc::downgrade(&inner), stopped, interval)
                 .map_err(|source| ConfigError::Spawn { source })?;
@@ -365,6 +396,10 @@ struct Inner {
     bus: Arc<EventBus>,
     audit_writer: Writer,
     outcomes: [AtomicU64; 8],
+    /// Hound workers, if configured.
+    hound: Option<Pool>,
+    /// Finished analyses by signature, bounded.
+    analyses: Mutex<Analyses>,
     /// Dropped with the last handle; that wakes and ends the maintenance thread.
     _stop: Sender<()>,
 }
@@ -373,6 +408,8 @@ impl Drop for Inner {
     /// Lets the audit writer drain its queue, commit and sign a final checkpoint, and waits
     /// for it, so the log's directory is unlocked when the last handle is gone.
     fn drop(&mut self) {
+        // Workers first: their results append audit leaves, which must come before the close.
+        drop(self.hound.take());
         self.vault.get_mut().audit.close();
         self.audit_writer.stop();
     }
@@ -473,6 +510,18 @@ impl Tracehound {
         } else {
             Err(Error::EvidenceCorrupted)
         }
+    }
+
+    /// The latest finished hound analysis of the evidence with this signature, if the pool
+    /// has run one and still retains it (`hound.retained` are kept). Its report holds derived
+    /// facts and digests only, never payload text.
+    pub fn analysis(&self, signature: &Signature) -> Option<Arc<Analysis>> {
+        self.inner
+            .analyses
+            .lock()
+            .by_signature
+            .get(signature)
+            .cloned()
     }
 
     /// Receipts of all held evidence, highest priority first. Metadata only: payloads never
@@ -682,7 +731,8 @@ impl Inner {
 
     fn insert(&self, scent: &Scent, threat: &ThreatSignal, bytes: &[u8]) -> Outcome {
         let signature = Signature::new(threat.category.clone(), Digest::of(bytes));
-        self.with_vault(|vault, changes| {
+        let mut order = None;
+        let outcome = self.with_vault(|vault, changes| {
             // Known threats are the common repeat under attack: answer them before building
             // anything for an insert.
             if vault.quarantine.contains(&signature) {
@@ -690,10 +740,82 @@ impl Inner {
             }
             let Vault { quarantine, audit } = vault;
             let candidate = candidate(scent, threat, bytes, signature);
-            quarantine
+            let outcome: Outcome = quarantine
                 .insert(candidate, || self.clock.now(), audit, changes)
-                .into()
-        })
+                .into();
+            if let (Some(_), Outcome::Quarantined(receipt)) = (&self.hound, &outcome) {
+                // A shared handle on the held bytes: the job costs no copy.
+                order = quarantine
+                    .evidence(receipt.signature())
+                    .map(|(bytes, receipt)| Order {
+                        signature: receipt.signature().clone(),
+                        severity: receipt.severity(),
+                        bytes,
+                    });
+            }
+            outcome
+        });
+        if let (Some(pool), Some(order)) = (&self.hound, order) {
+            self.offer(pool, order);
+        }
+        outcome
+    }
+
+    /// Offers a job to the hound pool; never waits.
+    fn offer(&self, pool: &Pool, order: Order) {
+        let signature = order.signature.clone();
+        let escalate = self
+            .config
+            .hound
+            .as_ref()
+            .is_some_and(|h| h.on_exhausted == Exhaustion::Escalate);
+        if pool.offer(order) == Offered::Exhausted && escalate {
+            self.bus.publish(
+                self.now_or_epoch(),
+                [EventKind::AnalysisEscalated { signature }],
+            );
+        }
+    }
+
+    /// Turns a finished job into an audit leaf, an event and a lookup entry. Runs on the
+    /// pool's slot thread.
+    fn record_analysis(&self, done: Completed) {
+        let Completed {
+            job,
+            order,
+            outcome,
+            duration,
+        } = done;
+        let digest = match &outcome {
+            HoundOutcome::Analysed(report) => Some(analysis_digest(report)),
+            _ => None,
+        };
+        let size = order.bytes.as_slice().len() as u64;
+        drop(order.bytes);
+        self.with_vault(|vault, changes| {
+            let at = self.now_or_epoch();
+            changes.at = Some(at);
+            let mut record = EvidenceRecord::new(
+                RecordType::Analysed,
+                at,
+                &order.signature,
+                size,
+                order.severity,
+            );
+            record.reason = outcome.code();
+            record.digest = digest;
+            let audit_leaf = vault.audit.append(&record, changes);
+            let analysis = Arc::new(Analysis {
+                signature: order.signature.clone(),
+                job,
+                outcome,
+                duration,
+                digest,
+                audit_leaf,
+            });
+            changes.push(|| EventKind::EvidenceAnalysed(Arc::clone(&analysis)));
+            self.analyses.lock().insert(analysis);
+        });
     }
 
     /// Runs `f` on the vault under its lock and publishes the events it produced before
@@ -829,6 +951,48 @@ impl Inner {
                 dropped: bus.dropped,
             },
             audit,
+            hound: self
+                .hound
+                .as_ref()
+                .map_or(HoundStats::default(), Pool::stats),
+        }
+    }
+}
+
+/// Finished analyses by signature; the oldest is forgotten first.
+#[derive(Debug)]
+struct Analyses {
+    by_signature: HashMap<Signature, Arc<Analysis>>,
+    order: VecDeque<(Signature, u64)>,
+    cap: usize,
+}
+
+impl Analyses {
+    fn new(cap: usize) -> Self {
+        Analyses {
+            by_signature: HashMap::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+
+    fn insert(&mut self, analysis: Arc<Analysis>) {
+        if self.cap == 0 {
+            return;
+        }
+        self.order
+            .push_back((analysis.signature.clone(), analysis.job));
+        self.by_signature
+            .insert(analysis.signature.clone(), analysis);
+        while self.order.len() > self.cap {
+            if let Some((signature, job)) = self.order.pop_front()
+                && self
+                    .by_signature
+                    .get(&signature)
+                    .is_some_and(|a| a.job == job)
+            {
+                self.by_signature.remove(&signature);
+            }
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct AuditCounts {
     pub gaps: u64,
     /// Epoch-start leaves.
     pub epoch_starts: u64,
+    /// Finished hound jobs.
+    pub analysed: u64,
 }
 
 impl AuditCounts {
@@ -74,7 +76,7 @@ impl AuditCounts {
 
     /// All records.
     pub fn total(&self) -> u64 {
-        self.quarantined + self.removals() + self.gaps + self.epoch_starts
+        self.quarantined + self.removals() + self.gaps + self.epoch_starts + self.analysed
     }
 
     pub(crate) fn count(&mut self, kind: RecordType) {
@@ -88,6 +90,7 @@ impl AuditCounts {
             RecordType::Expired => &mut self.expired,
             RecordType::Gap => &mut self.gaps,
             RecordType::EpochStart => &mut self.epoch_starts,
+            RecordType::Analysed => &mut self.analysed,
         };
         *slot += 1;
     }

@@ -43,6 +43,9 @@ pub enum RecordType {
     Gap = 8,
     /// First leaf of an epoch: the previous epoch's final signed checkpoint.
     EpochStart = 9,
+    /// A hound finished a job on the evidence; the reason is the outcome code, the digest the
+    /// analysis digest when there is a report.
+    Analysed = 10,
 }
 
 impl RecordType {
@@ -57,6 +60,7 @@ impl RecordType {
             7 => RecordType::Expired,
             8 => RecordType::Gap,
             9 => RecordType::EpochStart,
+            10 => RecordType::Analysed,
             _ => return None,
         })
     }
@@ -73,6 +77,7 @@ impl RecordType {
             RecordType::Expired => "expired",
             RecordType::Gap => "gap",
             RecordType::EpochStart => "epoch-start",
+            RecordType::Analysed => "analysed",
         }
     }
 
@@ -505,7 +510,7 @@ mod tests {
         let mut longer = good.clone();
         longer.push(0);
         assert!(AuditRecord::decode(&longer).is_err());
-        for (at, value) in [(0, 2), (1, 0), (1, 10), (18, 0), (18, 65), (59 + 4, 4)] {
+        for (at, value) in [(0, 2), (1, 0), (1, 11), (18, 0), (18, 65), (59 + 4, 4)] {
             let mut bad = good.clone();
             bad[at] = value;
             assert!(AuditRecord::decode(&bad).is_err(), "byte {at} = {value}");

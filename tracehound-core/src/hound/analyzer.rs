@@ -2,8 +2,8 @@
 
 use std::cell::OnceCell;
 
-use tracehound_codec::ipc::{Fact, FactValue, Finding, MAX_FACTS};
 use tracehound_codec::Digest;
+use tracehound_codec::ipc::{Fact, FactValue, Finding, MAX_FACTS};
 
 /// Analysis code that runs inside a sandboxed hound worker.
 ///

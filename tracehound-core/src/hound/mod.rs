@@ -2,18 +2,209 @@
 //!
 //! Evidence is attacker-controlled bytes. Tracehound hashes it in the host and does nothing
 //! else with it there: anything that parses or decompresses it happens in a *hound*, a
-//! separate process that locks itself down (no new privileges, resource limits, a seccomp
-//! allow-list, landlock denying the filesystem) before it reads its first job, and talks to
-//! the host only through length-prefixed `postcard` frames on its stdin and stdout
+//! separate process that locks itself down before it reads its first job and talks to the
+//! host only through length-prefixed `postcard` frames on its stdin and stdout
 //! ([`tracehound_codec::ipc`]).
+//!
+//! # The sandbox (Linux)
+//!
+//! Before answering the host's handshake, a worker built on [`serve`] applies, in order:
+//! resource limits (address space and CPU seconds from [`HoundConfig`](crate::HoundConfig);
+//! no new file descriptors, processes, file growth or core dumps), `no_new_privs`, a landlock
+//! rule set that handles every filesystem, network and scope right the kernel knows and grants
+//! none, and a seccomp allow-list (read on fd 0, write on fds 1 and 2, non-executable memory,
+//! futexes, clocks, `getrandom`, exit). Any other system call kills the worker with `SIGSYS`,
+//! reported as [`HoundOutcome::SandboxViolation`]. The worker reports which layers took hold;
+//! by default the host refuses a worker missing any.
+//!
+//! # The pool
+//!
+//! With [`Config::hound`](crate::Config) set, the [`Tracehound`](crate::Tracehound) starts
+//! `workers` processes at build time and offers every newly quarantined evidence to them
+//! without blocking `intercept`. A job that is not answered within `job_timeout` gets its
+//! worker SIGKILLed and replaced; so does a worker that exits, is killed by its sandbox, or
+//! writes anything that is not the one well-formed answer to the job in flight. Workers are
+//! rotated after `rotate_after` jobs plus random jitter. Each finished job becomes an
+//! [`Analysis`]: an [`EvidenceAnalysed`](crate::EventKind::EvidenceAnalysed) event, an
+//! `analysed` audit leaf carrying the analysis digest, counters in
+//! [`Snapshot::hound`](crate::Snapshot), and an entry for
+//! [`Tracehound::analysis`](crate::Tracehound::analysis).
 mod analysis;
 mod analyzer;
+#[cfg(unix)]
+pub(crate) mod pool;
+#[cfg(not(unix))]
+#[path = "pool_unsupported.rs"]
+pub(crate) mod pool;
+mod sandbox;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use analysis::{Indicators, PayloadSummary};
 pub use analyzer::{Analyzer, Facts, Input};
 pub use tracehound_codec::ipc::{Fact, FactValue, Finding, JobFailure, Report, SandboxStatus};
+pub use worker::serve;
+
+use crate::audit::writer::AuditLeaf;
+use crate::signature::Signature;
+use tracehound_codec::Digest;
 
 /// The analyzers of the stock `tracehound-hound` worker, in report order.
 pub fn builtin_analyzers() -> Vec<Box<dyn Analyzer>> {
     vec![Box::new(PayloadSummary), Box::new(Indicators)]
+}
+
+/// What became of one analysis job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HoundOutcome {
+    /// The worker analysed the evidence.
+    Analysed(Arc<Report>),
+    /// The worker refused the job (the evidence did not match its hash, did not decode, or
+    /// an analyzer panicked); the worker stays.
+    Refused(JobFailure),
+    /// No answer within `job_timeout`; the worker was killed and replaced.
+    TimedOut,
+    /// The worker died during the job (an exit, or a signal such as `SIGABRT` from a failed
+    /// allocation past its address-space limit); it was replaced.
+    Crashed {
+        /// Exit code, if it exited.
+        code: Option<i32>,
+        /// Signal, if one killed it.
+        signal: Option<i32>,
+    },
+    /// The worker made a system call outside its seccomp allow-list and was killed by the
+    /// kernel (`SIGSYS`); it was replaced.
+    SandboxViolation,
+    /// The worker wrote something other than the one well-formed answer to the job; it was
+    /// killed and replaced.
+    ProtocolViolation(Violation),
+    /// No worker could be started for the job.
+    Unavailable,
+}
+
+impl HoundOutcome {
+    /// The reason code of the outcome's `analysed` audit leaf (`docs/audit-log-format.md`).
+    pub fn code(&self) -> u8 {
+        match self {
+            HoundOutcome::Analysed(_) => 0,
+            HoundOutcome::Refused(_) => 1,
+            HoundOutcome::TimedOut => 2,
+            HoundOutcome::Crashed { .. } => 3,
+            HoundOutcome::SandboxViolation => 4,
+            HoundOutcome::ProtocolViolation(_) => 5,
+            HoundOutcome::Unavailable => 6,
+        }
+    }
+}
+
+/// How a worker broke the IPC protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Violation {
+    /// A frame length above the cap (such as a 4 GB claim, or text on stdout).
+    OversizedFrame,
+    /// A frame that is not one well-formed message.
+    MalformedFrame,
+    /// A report breaking the rules of [`Report::validate`] (free text in a label, too many
+    /// facts).
+    InvalidReport,
+    /// An answer carrying another job's id.
+    WrongJob,
+    /// A message nobody asked for (a second answer, a `Ready` mid-job).
+    UnexpectedMessage,
+}
+
+impl Violation {
+    /// A short name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Violation::OversizedFrame => "oversized frame",
+            Violation::MalformedFrame => "malformed frame",
+            Violation::InvalidReport => "invalid report",
+            Violation::WrongJob => "answer for another job",
+            Violation::UnexpectedMessage => "unexpected message",
+        }
+    }
+}
+
+/// One finished analysis job, bound to the evidence it was run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Analysis {
+    /// The evidence analysed.
+    pub signature: Signature,
+    /// The pool's job id.
+    pub job: u64,
+    /// What happened.
+    pub outcome: HoundOutcome,
+    /// Time from sending the job to the answer (or the failure).
+    pub duration: Duration,
+    /// SHA-256 of the report's content (decoded size, decoded hash and findings, in
+    /// `postcard` form), when there is a report; the `analysed` audit leaf commits to it.
+    pub digest: Option<Digest>,
+    /// The `analysed` audit leaf.
+    pub audit_leaf: Option<AuditLeaf>,
+}
+
+/// The digest an `analysed` audit leaf commits to: the report without its job id, so the
+/// same evidence analysed twice gives the same digest.
+pub fn analysis_digest(report: &Report) -> Digest {
+    let content = (report.decoded_size, report.decoded_hash, &report.findings);
+    let bytes = postcard::to_stdvec(&content).unwrap_or_default();
+    Digest::of(&bytes)
+}
+
+/// Hound pool counters, in [`Snapshot::hound`](crate::Snapshot).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HoundStats {
+    /// A pool is configured.
+    pub enabled: bool,
+    /// Configured workers.
+    pub workers: usize,
+    /// Workers running now.
+    pub live: usize,
+    /// Workers running a job now.
+    pub busy: usize,
+    /// Jobs waiting in the defer queue.
+    pub queue_depth: usize,
+    /// The defer queue's capacity (0 without [`Exhaustion::Defer`](crate::Exhaustion)).
+    pub queue_capacity: usize,
+    /// Evidence offered to the pool.
+    pub offered: u64,
+    /// Jobs taken (run or queued).
+    pub accepted: u64,
+    /// Offers refused because every worker was busy and the queue, if any, full.
+    pub exhausted: u64,
+    /// Offers refused because the evidence exceeds `max_job_bytes`.
+    pub too_large: u64,
+    /// Jobs analysed.
+    pub analysed: u64,
+    /// Jobs a worker refused ([`HoundOutcome::Refused`]).
+    pub refused: u64,
+    /// Jobs that timed out.
+    pub timeouts: u64,
+    /// Jobs whose worker crashed (or none could be started).
+    pub crashes: u64,
+    /// Jobs whose worker was killed by seccomp.
+    pub sandbox_violations: u64,
+    /// Jobs whose worker broke the protocol.
+    pub protocol_violations: u64,
+    /// Workers started.
+    pub spawns: u64,
+    /// Workers that failed to start (exec failure, handshake, incomplete sandbox).
+    pub spawn_failures: u64,
+    /// Workers replaced after a failed job.
+    pub respawns: u64,
+    /// Workers retired after `rotate_after` jobs.
+    pub rotations: u64,
+    /// Workers found dead or talking while idle, replaced before a job was sent.
+    pub idle_failures: u64,
+    /// Mean job time over the last 1,024 jobs, microseconds.
+    pub mean_job_micros: u64,
+    /// 99th percentile job time over the last 1,024 jobs, microseconds.
+    pub p99_job_micros: u64,
 }

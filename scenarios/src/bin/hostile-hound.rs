@@ -1,0 +1,106 @@
+//! A hound worker that misbehaves on purpose, for the hostile-worker scenarios.
+//!
+//! It runs the real [`tracehound::hound::serve`] loop, sandbox included, with one analyzer
+//! that acts out the behaviour named by its first argument when a job's payload contains
+//! `"hostile"`, and analyses other payloads normally. So a scenario can send one hostile job,
+//! watch the host survive and replace the worker, then send a benign job to the replacement.
+use std::io::Write;
+use std::process::ExitCode;
+
+use tracehound::hound::{self, Analyzer, Facts, Input};
+
+struct Hostile {
+    mode: String,
+}
+
+impl Analyzer for Hostile {
+    fn name(&self) -> &'static str {
+        "hostile"
+    }
+
+    fn analyze(&mut self, input: &Input<'_>, facts: &mut Facts) {
+        let triggered = input.bytes().windows(7).any(|w| w == b"hostile");
+        facts.flag("triggered", triggered);
+        if triggered {
+            act(&self.mode, facts);
+        }
+    }
+}
+
+fn act(mode: &str, facts: &mut Facts) {
+    match mode {
+        // Dies mid-job.
+        "crash" => std::process::exit(3),
+        // Never answers.
+        "hang" => loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        },
+        // Writes pseudo-random bytes to stdout until it is killed.
+        "flood" => {
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            let mut chunk = vec![0u8; 64 * 1024];
+            let mut out = std::io::stdout();
+            loop {
+                for byte in chunk.iter_mut() {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    *byte = state as u8;
+                }
+                if out.write_all(&chunk).is_err() {
+                    std::process::exit(4);
+                }
+            }
+        }
+        // Claims a 4 GB frame, then carries on as if nothing happened.
+        "bigframe" => {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(&[0xFF; 4]);
+            let _ = out.flush();
+        }
+        // Grabs memory in 16 MiB steps (touching it) until the allocator says no, and
+        // reports how far it got: the address-space limit is what stops it.
+        "alloc" => {
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            loop {
+                let mut block = Vec::new();
+                if block.try_reserve_exact(16 << 20).is_err() {
+                    break;
+                }
+                block.resize(16 << 20, 1);
+                held.push(block);
+            }
+            facts.count("alloc.mib", held.len() as u64 * 16);
+        }
+        // Allocates without checking: the failed allocation aborts the worker.
+        "oom" => {
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            loop {
+                held.push(vec![1u8; 16 << 20]);
+            }
+        }
+        // Tries to start a process.
+        "fork" => {
+            let spawned = std::process::Command::new("/bin/true").spawn().is_ok();
+            facts.flag("spawned", spawned);
+        }
+        // Tries to open a TCP connection.
+        "socket" => {
+            let connected = std::net::TcpStream::connect(("127.0.0.1", 9)).is_ok();
+            facts.flag("connected", connected);
+        }
+        // Tries to create a file; the path comes from the job so the test can look for it.
+        "file" => {
+            let written = std::fs::write("/tmp/tracehound-hostile-hound-file", b"x").is_ok();
+            facts.flag("written", written);
+        }
+        _ => facts.flag("unknown_mode", true),
+    }
+}
+
+fn main() -> ExitCode {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let mut analyzers = hound::builtin_analyzers();
+    analyzers.push(Box::new(Hostile { mode }));
+    hound::serve(analyzers)
+}

@@ -1,0 +1,192 @@
+//! The hound pool with the stock `tracehound-hound` worker, as real processes.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tracehound::hound::{Analysis, FactValue, HoundOutcome, analysis_digest};
+use tracehound::{
+    Category, Config, EventKind, HoundConfig, MaintenanceConfig, Outcome, RateLimitConfig, Scent,
+    Severity, Signature, Subscription, Tracehound,
+};
+
+const HOUND: &str = env!("CARGO_BIN_EXE_tracehound-hound");
+
+fn start(hound: HoundConfig) -> (Tracehound, Subscription) {
+    let th = Tracehound::builder()
+        .rate_limit(RateLimitConfig::disabled())
+        .maintenance(MaintenanceConfig::manual())
+        .hound(hound)
+        .build()
+        .unwrap();
+    let events = th.subscribe(4096).unwrap();
+    (th, events)
+}
+
+fn quarantine(th: &Tracehound, body: serde_json::Value) -> Signature {
+    let scent = Scent::new("198.51.100.7", body).with_threat(Category::Injection, Severity::High);
+    match th.intercept(&scent) {
+        Outcome::Quarantined(receipt) => receipt.signature().clone(),
+        other => panic!("expected Quarantined, got {other:?}"),
+    }
+}
+
+fn analysis(events: &Subscription, signature: &Signature) -> Arc<Analysis> {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        if let Some(event) = events.recv_timeout(Duration::from_millis(100))
+            && let EventKind::EvidenceAnalysed(analysis) = event.into_kind()
+            && analysis.signature == *signature
+        {
+            return analysis;
+        }
+    }
+    panic!("no analysis of {signature} within 20 s");
+}
+
+#[test]
+fn quarantined_evidence_is_analysed_audited_and_retrievable() {
+    let (th, events) = start(HoundConfig::new(HOUND));
+    let signature = quarantine(
+        &th,
+        json!({"path": "/../../etc/passwd", "q": "' UNION SELECT password FROM users --"}),
+    );
+    let analysed = analysis(&events, &signature);
+    let HoundOutcome::Analysed(report) = &analysed.outcome else {
+        panic!("expected a report, got {:?}", analysed.outcome);
+    };
+    let analyzers: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| f.analyzer.as_str())
+        .collect();
+    assert_eq!(analyzers, ["summary", "indicators"]);
+    assert_eq!(report.decoded_hash, <[u8; 32]>::from(*signature.digest()));
+    assert!(report.validate().is_ok());
+    assert_eq!(analysed.digest, Some(analysis_digest(report)));
+    assert!(analysed.audit_leaf.is_some());
+    assert_eq!(th.analysis(&signature).as_deref(), Some(&*analysed));
+
+    // Derived facts only: no payload text anywhere in the report.
+    let text = format!("{report:?}");
+    assert!(!text.contains("passwd") && !text.contains("UNION"));
+
+    let snapshot = th.snapshot();
+    assert_eq!(snapshot.audit.records.analysed, 1);
+    let stats = snapshot.hound;
+    assert!(stats.enabled);
+    assert_eq!((stats.offered, stats.accepted, stats.analysed), (1, 1, 1));
+    assert_eq!((stats.timeouts, stats.crashes, stats.respawns), (0, 0, 0));
+    assert_eq!(stats.spawn_failures, 0);
+    assert!(stats.mean_job_micros > 0 && stats.p99_job_micros >= stats.mean_job_micros);
+}
+
+#[test]
+fn the_same_evidence_gives_the_same_analysis_digest_in_another_host() {
+    let body = json!({"q": "<script>alert(1)</script>", "to": "admin@example.com"});
+    let digests: Vec<_> = (0..2)
+        .map(|_| {
+            let (th, events) = start(HoundConfig::new(HOUND));
+            let signature = quarantine(&th, body.clone());
+            analysis(&events, &signature).digest
+        })
+        .collect();
+    assert!(digests[0].is_some());
+    assert_eq!(digests[0], digests[1]);
+}
+
+#[test]
+fn workers_rotate_after_their_job_budget() {
+    let mut hound = HoundConfig::new(HOUND);
+    hound.workers = 1;
+    hound.rotate_after = 2;
+    hound.rotation_jitter = 0;
+    let (th, events) = start(hound);
+    for n in 0..6 {
+        let signature = quarantine(&th, json!({"n": n}));
+        let a = analysis(&events, &signature);
+        assert!(
+            matches!(a.outcome, HoundOutcome::Analysed(_)),
+            "{:?}",
+            a.outcome
+        );
+    }
+    // The last rotation's replacement starts after the last result is published.
+    let until = Instant::now() + Duration::from_secs(10);
+    while th.snapshot().hound.live == 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stats = th.snapshot().hound;
+    assert_eq!(stats.rotations, 3);
+    assert_eq!(stats.respawns, 0);
+    // The first worker, and a replacement after each rotation.
+    assert_eq!(stats.spawns, 4);
+}
+
+#[test]
+fn a_worker_that_cannot_start_never_blocks_intercept() {
+    let mut hound = HoundConfig::new("/nonexistent/tracehound-hound");
+    hound.on_exhausted = tracehound::Exhaustion::Drop;
+    let (th, _events) = start(hound);
+    let started = Instant::now();
+    for n in 0..100 {
+        quarantine(&th, json!({"n": n}));
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let stats = th.snapshot().hound;
+    assert_eq!(stats.offered, 100);
+    assert_eq!(stats.accepted + stats.exhausted, 100);
+    assert!(stats.spawn_failures >= 1);
+    assert_eq!(stats.live, 0);
+}
+
+#[test]
+fn evidence_above_the_job_cap_is_held_but_not_offered() {
+    let mut hound = HoundConfig::new(HOUND);
+    hound.max_job_bytes = 64;
+    let (th, _events) = start(hound);
+    quarantine(&th, json!({"long": "x".repeat(100)}));
+    let stats = th.snapshot().hound;
+    assert_eq!((stats.offered, stats.too_large, stats.accepted), (1, 1, 0));
+}
+
+#[test]
+fn hound_configuration_loads_from_toml() {
+    let config = Config::from_toml(
+        r#"
+        [hound]
+        program = "/usr/local/bin/tracehound-hound"
+        workers = 4
+        job_timeout = "2s"
+        on_exhausted = "escalate"
+        "#,
+    )
+    .unwrap();
+    let hound = config.hound.unwrap();
+    assert_eq!(hound.workers, 4);
+    assert_eq!(hound.job_timeout, Duration::from_secs(2));
+    assert_eq!(hound.on_exhausted, tracehound::Exhaustion::Escalate);
+    assert!(Config::from_toml("[hound]\nprogram = \"x\"\nworkers = 0\n").is_err());
+}
+
+#[test]
+fn every_label_in_a_real_report_is_a_word() {
+    // A smoke check of the built-in vocabulary over a real worker: every label is a word.
+    let (th, events) = start(HoundConfig::new(HOUND));
+    let signature = quarantine(&th, json!({"b64": "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ="}));
+    let a = analysis(&events, &signature);
+    let HoundOutcome::Analysed(report) = &a.outcome else {
+        panic!("{:?}", a.outcome)
+    };
+    for fact in report.findings.iter().flat_map(|f| &f.facts) {
+        if let FactValue::Label(label) = &fact.value {
+            assert!(
+                label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b"_.-0123456789".contains(&b))
+            );
+        }
+    }
+}
