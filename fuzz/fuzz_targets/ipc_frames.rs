@@ -5,8 +5,10 @@
 //!   error (an oversized claim, or the end inside a frame); the reader never buffers more
 //!   than one frame's cap plus one read.
 //! - Every frame decodes (or fails cleanly) as a worker message and as a host message; a
-//!   decoded message re-encodes to exactly the frame it came from (postcard is canonical),
-//!   and a decoded report's `validate` never panics.
+//!   decoded message re-encodes to bytes that decode to the same message, and a decoded
+//!   report's `validate` never panics. (Not byte-identical: postcard accepts overlong
+//!   varints, which this target found. Nothing depends on it: the host hashes its own
+//!   re-encoding of a report, never the worker's bytes.)
 
 #![no_main]
 
@@ -31,12 +33,14 @@ fn check(payload: &[u8]) {
         }
         let mut again = Vec::new();
         ipc::encode_frame(&mut again, &message, u32::MAX).expect("re-encodes");
-        assert_eq!(&again[4..], payload, "worker message is not canonical");
+        let back: WorkerMessage = ipc::decode(&again[4..]).expect("decodes its own encoding");
+        assert_eq!(back, message, "worker message does not round-trip");
     }
     if let Ok(message) = ipc::decode::<HostMessage<'_>>(payload) {
         let mut again = Vec::new();
         ipc::encode_frame(&mut again, &message, u32::MAX).expect("re-encodes");
-        assert_eq!(&again[4..], payload, "host message is not canonical");
+        let back: HostMessage<'_> = ipc::decode(&again[4..]).expect("decodes its own encoding");
+        assert_eq!(back, message, "host message does not round-trip");
     }
 }
 

@@ -1,6 +1,7 @@
 //! Hostile hound workers, as real sandboxed processes: one that crashes, hangs, floods
 //! stdout, claims a 4 GB frame, allocates without bound, forks, opens a socket or writes a
-//! file. For each, the host survives, the job gets the right outcome, the worker is
+//! file (and, beyond the list, one that smuggles text into a label or answers for a
+//! job that does not exist). For each, the host survives, the job gets the right outcome, the worker is
 //! replaced (the next job is analysed by a fresh one), and the sandbox blocked what it
 //! should. Also the exhaustion policies, and the TypeScript pool's timeout cascade (§4.B2).
 #![cfg(target_os = "linux")]
@@ -77,7 +78,13 @@ fn fact(analysis: &Analysis, analyzer: &str, name: &str) -> FactValue {
 /// Runs one hostile job, checks its outcome, then checks that a replacement worker analyses
 /// a benign job and that the host's books agree.
 fn hostile_job(mode: &str, check: impl FnOnce(&Analysis)) {
-    let (th, events) = start(hound(mode));
+    let mut config = hound(mode);
+    if mode == "alloc" {
+        // Touching 200-odd MiB takes a while on a loaded machine; only "hang" needs the short
+        // timeout.
+        config.job_timeout = Duration::from_secs(20);
+    }
+    let (th, events) = start(config);
     let bad = quarantine(&th, "hostile");
     let analysed = analysis(&events, &bad);
     check(&analysed);
@@ -196,6 +203,26 @@ fn writing_a_file_is_a_sandbox_violation_and_no_file_appears() {
         assert_eq!(a.outcome, HoundOutcome::SandboxViolation);
     });
     assert!(!path.exists(), "the sandboxed worker created a file");
+}
+
+#[test]
+fn a_report_smuggling_text_in_a_label_is_refused() {
+    hostile_job("label", |a| {
+        assert_eq!(
+            a.outcome,
+            HoundOutcome::ProtocolViolation(Violation::InvalidReport)
+        );
+    });
+}
+
+#[test]
+fn an_answer_for_another_job_is_refused() {
+    hostile_job("wrongjob", |a| {
+        assert_eq!(
+            a.outcome,
+            HoundOutcome::ProtocolViolation(Violation::WrongJob)
+        );
+    });
 }
 
 /// The TypeScript pool bound exits to the slot, not the job: after one timeout, every

@@ -7,7 +7,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tracehound::hound::{self, Analyzer, Facts, Input};
+use tracehound::hound::{self, Analyzer, Facts, Input, Report};
+use tracehound_codec::ipc::{self, WorkerMessage};
 
 struct Hostile {
     mode: String,
@@ -61,13 +62,18 @@ fn act(mode: &str, facts: &mut Facts) {
         // Grabs memory in 16 MiB steps (touching it) until the allocator says no, and
         // reports how far it got: the address-space limit is what stops it.
         "alloc" => {
+            // Filled by memcpy from one chunk, so the worker touches its memory quickly even
+            // in an unoptimized build.
+            let chunk = vec![1u8; 1 << 20];
             let mut held: Vec<Vec<u8>> = Vec::new();
             loop {
                 let mut block = Vec::new();
                 if block.try_reserve_exact(16 << 20).is_err() {
                     break;
                 }
-                block.resize(16 << 20, 1);
+                for _ in 0..16 {
+                    block.extend_from_slice(&chunk);
+                }
                 held.push(block);
             }
             facts.count("alloc.mib", held.len() as u64 * 16);
@@ -93,6 +99,21 @@ fn act(mode: &str, facts: &mut Facts) {
         "file" => {
             let written = std::fs::write("/tmp/tracehound-hostile-hound-file", b"x").is_ok();
             facts.flag("written", written);
+        }
+        // Smuggles payload-like text into a label, which the host must refuse.
+        "label" => {
+            let text: &'static str = Box::leak(String::from("DROP TABLE users").into_boxed_str());
+            facts.label("leak", text);
+        }
+        // Answers first with a well-formed report for a job that does not exist.
+        "wrongjob" => {
+            let forged = WorkerMessage::Report(Report {
+                job: u64::MAX,
+                decoded_size: 0,
+                decoded_hash: [0; 32],
+                findings: Vec::new(),
+            });
+            let _ = ipc::write_frame(&mut std::io::stdout(), &forged, ipc::MAX_WORKER_FRAME);
         }
         _ => facts.flag("unknown_mode", true),
     }

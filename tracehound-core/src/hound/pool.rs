@@ -573,17 +573,22 @@ impl Worker {
         // Evidence does not linger in a buffer the slot keeps.
         zeroize::Zeroize::zeroize(frame.as_mut_slice());
         result?;
-        match self.read_message(deadline, stop)? {
+        let outcome = match self.read_message(deadline, stop)? {
             WorkerMessage::Report(report) if report.job == id => {
                 report.validate().map_err(Fault::from)?;
-                Ok(HoundOutcome::Analysed(Arc::new(report)))
+                HoundOutcome::Analysed(Arc::new(report))
             }
-            WorkerMessage::Failed { job, reason } if job == id => Ok(HoundOutcome::Refused(reason)),
+            WorkerMessage::Failed { job, reason } if job == id => HoundOutcome::Refused(reason),
             WorkerMessage::Report(_) | WorkerMessage::Failed { .. } => {
-                Err(Fault::Violation(Violation::WrongJob))
+                return Err(Fault::Violation(Violation::WrongJob));
             }
-            WorkerMessage::Ready(_) => Err(Fault::Violation(Violation::UnexpectedMessage)),
+            WorkerMessage::Ready(_) => return Err(Fault::Violation(Violation::UnexpectedMessage)),
+        };
+        // One answer per job: anything already behind it is unasked-for output.
+        if self.reader.buffered() > 0 {
+            return Err(Fault::Violation(Violation::UnexpectedMessage));
         }
+        Ok(outcome)
     }
 
     fn write_all(
@@ -613,12 +618,7 @@ impl Worker {
     ) -> Result<WorkerMessage, Fault> {
         loop {
             if let Some(frame) = self.reader.next_frame()? {
-                let message = ipc::decode::<WorkerMessage>(frame)?;
-                // One answer per job: anything already behind it is unasked-for output.
-                if self.reader.buffered() > 0 {
-                    return Err(Fault::Violation(Violation::UnexpectedMessage));
-                }
-                return Ok(message);
+                return Ok(ipc::decode::<WorkerMessage>(frame)?);
             }
             match self.reader.read_from(&mut self.stdout) {
                 Ok(0) => return Err(Fault::Exited),
