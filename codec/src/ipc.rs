@@ -64,6 +64,9 @@ pub const MAX_FINDINGS: usize = 32;
 /// Most facts one finding may carry.
 pub const MAX_FACTS: usize = 128;
 
+/// Most facts one report may carry, over all its findings.
+pub const MAX_REPORT_FACTS: usize = 256;
+
 /// Longest analyzer name, fact name or label, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -225,12 +228,14 @@ pub struct SandboxStatus {
     pub seccomp: bool,
     /// Landlock denies every filesystem access the kernel can restrict.
     pub landlock: bool,
+    /// The worker holds no capabilities: it did not run as root, or it dropped to `nobody`.
+    pub unprivileged: bool,
 }
 
 impl SandboxStatus {
     /// Every layer is in force.
     pub fn is_complete(&self) -> bool {
-        self.no_new_privs && self.rlimits && self.seccomp && self.landlock
+        self.no_new_privs && self.rlimits && self.seccomp && self.landlock && self.unprivileged
     }
 }
 
@@ -277,12 +282,15 @@ pub struct Report {
 
 impl Report {
     /// Checks the rules a host enforces on every report: at most [`MAX_FINDINGS`] findings of
-    /// at most [`MAX_FACTS`] facts, names and labels of 1 to [`MAX_NAME_LEN`] bytes of
+    /// at most [`MAX_FACTS`] facts, [`MAX_REPORT_FACTS`] in all, names and labels of 1 to [`MAX_NAME_LEN`] bytes of
     /// `a-z 0-9 _ . -`. A label is a word chosen by analyzer code, so the charset leaves no room
     /// for smuggling payload text into the host's events.
     pub fn validate(&self) -> Result<(), FrameError> {
         if self.findings.len() > MAX_FINDINGS {
             return Err(FrameError::Invalid("too many findings"));
+        }
+        if self.findings.iter().map(|f| f.facts.len()).sum::<usize>() > MAX_REPORT_FACTS {
+            return Err(FrameError::Invalid("too many facts in the report"));
         }
         for finding in &self.findings {
             check_name(&finding.analyzer)?;

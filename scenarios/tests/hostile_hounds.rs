@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tracehound::hound::{Analysis, FactValue, HoundOutcome, Violation};
 use tracehound::{
-    Category, EventKind, Exhaustion, HoundConfig, Outcome, Scent, Severity, Signature,
+    Category, EventKind, Exhaustion, HoundConfig, Outcome, PurgeReason, Scent, Severity, Signature,
     Subscription, Tracehound,
 };
 use tracehound_scenarios::config;
@@ -223,6 +223,35 @@ fn an_answer_for_another_job_is_refused() {
             HoundOutcome::ProtocolViolation(Violation::WrongJob)
         );
     });
+}
+
+#[test]
+fn a_report_about_other_evidence_is_refused() {
+    hostile_job("forge", |a| {
+        assert_eq!(
+            a.outcome,
+            HoundOutcome::ProtocolViolation(Violation::InvalidReport)
+        );
+    });
+}
+
+/// Evidence erased while its job waits in the defer queue is never sent to a worker.
+#[test]
+fn evidence_erased_before_its_job_runs_is_not_analysed() {
+    let mut config = hound("hang");
+    config.job_timeout = Duration::from_millis(500);
+    let (th, events) = start(config);
+    let hung = quarantine(&th, "hostile");
+    let erased = quarantine(&th, "benign, to be erased");
+    let kept = quarantine(&th, "benign, kept");
+    th.purge(&erased, PurgeReason::Erasure).unwrap();
+    assert_eq!(analysis(&events, &hung).outcome, HoundOutcome::TimedOut);
+    let a = analysis(&events, &kept);
+    assert!(matches!(a.outcome, HoundOutcome::Analysed(_)));
+    let stats = th.snapshot().hound;
+    assert_eq!(stats.gone, 1);
+    assert_eq!(th.analysis(&erased), None);
+    assert_eq!(th.snapshot().audit.records.analysed, 2);
 }
 
 /// The TypeScript pool bound exits to the slot, not the job: after one timeout, every

@@ -256,25 +256,53 @@ pub(crate) type SeverityCounts = [usize; 4];
 /// (a password in a form, a token in a header), and freed memory is not a place to leave it.
 /// Shared so that work on them (verification, later analysis) happens outside the lock.
 #[derive(Clone)]
-pub(crate) struct EvidenceBytes(Arc<[u8]>);
+pub(crate) struct EvidenceBytes(Arc<Held>);
 
-impl EvidenceBytes {
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        &self.0
+/// The bytes themselves; wiped when the last strong handle goes, whatever weak handles remain.
+struct Held(Box<[u8]>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
-impl Drop for EvidenceBytes {
-    fn drop(&mut self) {
-        if let Some(bytes) = Arc::get_mut(&mut self.0) {
-            bytes.zeroize();
-        }
+impl EvidenceBytes {
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        EvidenceBytes(Arc::new(Held(Box::from(bytes))))
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.0.0
+    }
+
+    /// A handle that does not keep the bytes alive: a queued hound job must not hold evidence
+    /// the quarantine has evicted or erased.
+    pub(crate) fn downgrade(&self) -> WeakEvidence {
+        WeakEvidence(Arc::downgrade(&self.0))
     }
 }
 
 impl std::fmt::Debug for EvidenceBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EvidenceBytes({} bytes)", self.0.len())
+        write!(f, "EvidenceBytes({} bytes)", self.0.0.len())
+    }
+}
+
+/// See [`EvidenceBytes::downgrade`].
+#[derive(Clone)]
+pub(crate) struct WeakEvidence(std::sync::Weak<Held>);
+
+impl WeakEvidence {
+    /// The bytes, if something still holds them.
+    pub(crate) fn upgrade(&self) -> Option<EvidenceBytes> {
+        self.0.upgrade().map(EvidenceBytes)
+    }
+}
+
+impl std::fmt::Debug for WeakEvidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WeakEvidence")
     }
 }
 
@@ -475,7 +503,7 @@ impl Quarantine {
         self.entries.insert(
             candidate.signature,
             Entry {
-                bytes: EvidenceBytes(Arc::from(candidate.bytes)),
+                bytes: EvidenceBytes::new(candidate.bytes),
                 severity: candidate.severity,
                 captured,
                 source: candidate.source.clone(),

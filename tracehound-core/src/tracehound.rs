@@ -25,7 +25,7 @@ use crate::config::{
 use crate::error::{ConfigError, Error};
 use crate::events::{EventBus, EventKind, Subscription};
 use crate::hound::pool::{Completed, Offered, Order, Pool, Sink};
-use crate::hound::{Analysis, HoundOutcome, HoundStats, analysis_digest};
+use crate::hound::{Analysis, FactValue, HoundOutcome, HoundStats, analysis_digest};
 use crate::quarantine::{
     Candidate, Changes, Inserted, PurgeReason, Quarantine, Receipt, Removal, Removed,
 };
@@ -750,7 +750,8 @@ impl Inner {
                     .map(|(bytes, receipt)| Order {
                         signature: receipt.signature().clone(),
                         severity: receipt.severity(),
-                        bytes,
+                        size: receipt.size(),
+                        bytes: bytes.downgrade(),
                     });
             }
             outcome
@@ -790,9 +791,8 @@ impl Inner {
             HoundOutcome::Analysed(report) => Some(analysis_digest(report)),
             _ => None,
         };
-        let size = order.bytes.as_slice().len() as u64;
-        drop(order.bytes);
-        self.with_vault(|vault, changes| {
+        let size = order.size as u64;
+        let forgotten = self.with_vault(|vault, changes| {
             let at = self.now_or_epoch();
             changes.at = Some(at);
             let mut record = EvidenceRecord::new(
@@ -814,8 +814,11 @@ impl Inner {
                 audit_leaf,
             });
             changes.push(|| EventKind::EvidenceAnalysed(Arc::clone(&analysis)));
-            self.analyses.lock().insert(analysis);
+            // Retained before the event goes out, so a subscriber can look it up at once.
+            self.analyses.lock().insert(analysis)
         });
+        // Freed here, outside the vault lock, which intercepts need.
+        drop(forgotten);
     }
 
     /// Runs `f` on the vault under its lock and publishes the events it produced before
@@ -959,13 +962,19 @@ impl Inner {
     }
 }
 
-/// Finished analyses by signature; the oldest is forgotten first.
+/// Finished analyses by signature; the oldest is forgotten first, past `hound.retained`
+/// entries or [`ANALYSES_MAX_BYTES`] of estimated memory.
 #[derive(Debug)]
 struct Analyses {
     by_signature: HashMap<Signature, Arc<Analysis>>,
-    order: VecDeque<(Signature, u64)>,
+    order: VecDeque<(Signature, u64, usize)>,
     cap: usize,
+    bytes: usize,
 }
+
+/// Memory the retained analyses may hold, estimated; a report is at most 256 facts, so this
+/// keeps at least 2,000 of the largest.
+const ANALYSES_MAX_BYTES: usize = 64 << 20;
 
 impl Analyses {
     fn new(cap: usize) -> Self {
@@ -973,26 +982,62 @@ impl Analyses {
             by_signature: HashMap::new(),
             order: VecDeque::new(),
             cap,
+            bytes: 0,
         }
     }
 
-    fn insert(&mut self, analysis: Arc<Analysis>) {
+    /// Heap and inline size of an analysis, roughly: enough to bound, not to account.
+    fn cost(analysis: &Analysis) -> usize {
+        let report = match &analysis.outcome {
+            HoundOutcome::Analysed(report) => report
+                .findings
+                .iter()
+                .map(|finding| {
+                    let facts: usize = finding
+                        .facts
+                        .iter()
+                        .map(|fact| match &fact.value {
+                            FactValue::Label(label) => 64 + fact.name.len() + label.len(),
+                            _ => 64 + fact.name.len(),
+                        })
+                        .sum();
+                    64 + finding.analyzer.len() + facts
+                })
+                .sum(),
+            _ => 0,
+        };
+        256 + report
+    }
+
+    /// Retains `analysis`; returns the analyses it pushed out, for the caller to drop.
+    fn insert(&mut self, analysis: Arc<Analysis>) -> Vec<Arc<Analysis>> {
+        let mut forgotten = Vec::new();
         if self.cap == 0 {
-            return;
+            return forgotten;
         }
+        let cost = Self::cost(&analysis);
+        self.bytes += cost;
         self.order
-            .push_back((analysis.signature.clone(), analysis.job));
-        self.by_signature
-            .insert(analysis.signature.clone(), analysis);
-        while self.order.len() > self.cap {
-            if let Some((signature, job)) = self.order.pop_front()
-                && self
-                    .by_signature
-                    .get(&signature)
-                    .is_some_and(|a| a.job == job)
+            .push_back((analysis.signature.clone(), analysis.job, cost));
+        // A replaced older analysis of the same evidence stays in `order` until it comes up
+        // for eviction, where its job id tells it apart and only its cost is released.
+        forgotten.extend(
+            self.by_signature
+                .insert(analysis.signature.clone(), analysis),
+        );
+        while self.order.len() > self.cap || self.bytes > ANALYSES_MAX_BYTES {
+            let Some((signature, job, cost)) = self.order.pop_front() else {
+                break;
+            };
+            self.bytes = self.bytes.saturating_sub(cost);
+            if self
+                .by_signature
+                .get(&signature)
+                .is_some_and(|a| a.job == job)
             {
-                self.by_signature.remove(&signature);
+                forgotten.extend(self.by_signature.remove(&signature));
             }
         }
+        forgotten
     }
 }

@@ -135,6 +135,10 @@ fn a_worker_that_cannot_start_never_blocks_intercept() {
         quarantine(&th, json!({"n": n}));
     }
     assert!(started.elapsed() < Duration::from_secs(2));
+    let until = Instant::now() + Duration::from_secs(10);
+    while th.snapshot().hound.spawn_failures == 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let stats = th.snapshot().hound;
     assert_eq!(stats.offered, 100);
     assert_eq!(stats.accepted + stats.exhausted, 100);

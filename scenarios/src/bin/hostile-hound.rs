@@ -105,10 +105,11 @@ fn act(mode: &str, facts: &mut Facts) {
             let text: &'static str = Box::leak(String::from("DROP TABLE users").into_boxed_str());
             facts.label("leak", text);
         }
-        // Answers first with a well-formed report for a job that does not exist.
-        "wrongjob" => {
+        // Answers first with a well-formed report for a job that does not exist, or ("forge")
+        // for this job (the first job of a host is job 1) but about some other payload.
+        "wrongjob" | "forge" => {
             let forged = WorkerMessage::Report(Report {
-                job: u64::MAX,
+                job: if mode == "forge" { 1 } else { u64::MAX },
                 decoded_size: 0,
                 decoded_hash: [0; 32],
                 findings: Vec::new(),

@@ -8,23 +8,28 @@
 //!
 //! # The sandbox (Linux)
 //!
-//! Before answering the host's handshake, a worker built on [`serve`] applies, in order:
-//! resource limits (address space and CPU seconds from [`HoundConfig`](crate::HoundConfig);
-//! no new file descriptors, processes, file growth or core dumps), `no_new_privs`, a landlock
-//! rule set that handles every filesystem, network and scope right the kernel knows and grants
-//! none, and a seccomp allow-list (read on fd 0, write on fds 1 and 2, non-executable memory,
-//! futexes, clocks, `getrandom`, exit). Any other system call kills the worker with `SIGSYS`,
-//! reported as [`HoundOutcome::SandboxViolation`]. The worker reports which layers took hold;
-//! by default the host refuses a worker missing any.
+//! Before answering the host's handshake, a worker built on [`serve`] drops root (to
+//! `nobody`, clearing its capabilities) and asks to die with the host, then sets
+//! `no_new_privs`, a landlock rule set that handles every filesystem, network and scope right
+//! the kernel knows and grants none, resource limits (address space and CPU seconds from
+//! [`HoundConfig`](crate::HoundConfig); no new file descriptors, processes, file growth or
+//! core dumps), and, on every thread, a seccomp allow-list (read on fd 0, write on fds 1 and
+//! 2, anonymous non-executable memory, private futexes, clocks, `getrandom`, its own signals,
+//! exit). Any other system call, or an allowed one with other arguments, kills the worker
+//! with `SIGSYS`, reported as [`HoundOutcome::SandboxViolation`]. The worker reports which
+//! layers took hold; by default the host refuses a worker missing any. `serve` must run
+//! before the process starts a thread: landlock covers only the thread that applies it.
 //!
 //! # The pool
 //!
 //! With [`Config::hound`](crate::Config) set, the [`Tracehound`](crate::Tracehound) starts
-//! `workers` processes at build time and offers every newly quarantined evidence to them
+//! `workers` processes as it is built (each is ready about a millisecond later; until then,
+//! offers under `drop` or `escalate` find no free worker) and offers every newly quarantined evidence to them
 //! without blocking `intercept`. A job that is not answered within `job_timeout` gets its
 //! worker SIGKILLed and replaced; so does a worker that exits, is killed by its sandbox, or
 //! writes anything that is not the one well-formed answer to the job in flight. Workers are
-//! rotated after `rotate_after` jobs plus random jitter. Each finished job becomes an
+//! rotated after `rotate_after` jobs plus random jitter. A queued job holds its evidence
+//! weakly: evidence evicted, expired or erased before a worker is free is not analysed. Each finished job becomes an
 //! [`Analysis`]: an [`EvidenceAnalysed`](crate::EventKind::EvidenceAnalysed) event, an
 //! `analysed` audit leaf carrying the analysis digest, counters in
 //! [`Snapshot::hound`](crate::Snapshot), and an entry for
@@ -109,7 +114,7 @@ pub enum Violation {
     /// A frame that is not one well-formed message.
     MalformedFrame,
     /// A report breaking the rules of [`Report::validate`] (free text in a label, too many
-    /// facts).
+    /// facts), or claiming to describe a payload other than the evidence sent.
     InvalidReport,
     /// An answer carrying another job's id.
     WrongJob,
@@ -201,8 +206,12 @@ pub struct HoundStats {
     pub respawns: u64,
     /// Workers retired after `rotate_after` jobs.
     pub rotations: u64,
-    /// Workers found dead or talking while idle, replaced before a job was sent.
+    /// Workers found dead or talking while idle (checked every second and before each job),
+    /// replaced before a job was sent to them.
     pub idle_failures: u64,
+    /// Jobs skipped because their evidence left the quarantine (evicted, expired, removed or
+    /// erased) before a worker was free.
+    pub gone: u64,
     /// Mean job time over the last 1,024 jobs, microseconds.
     pub mean_job_micros: u64,
     /// 99th percentile job time over the last 1,024 jobs, microseconds.

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use parking_lot::Mutex;
@@ -33,22 +33,30 @@ use tracehound_codec::ipc::{
 
 use crate::config::{Exhaustion, HoundConfig};
 use crate::hound::{HoundOutcome, HoundStats, Violation};
-use crate::quarantine::EvidenceBytes;
+use crate::quarantine::{EvidenceBytes, WeakEvidence};
 use crate::scent::Severity;
 use crate::signature::Signature;
 
 /// Longest a slot thread sleeps in `poll` before it looks at the stop flag.
 const POLL_SLICE: Duration = Duration::from_millis(50);
 
+/// How often an idle slot checks that its worker is alive and silent.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// A slot's frame buffer keeps at most this capacity between jobs.
+const FRAME_KEEP: usize = 64 * 1024;
+
 /// Most job durations kept for the mean and p99 in the snapshot.
 const TIMING_WINDOW: usize = 1024;
 
-/// A job for the pool: evidence held in the quarantine, shared, not copied.
+/// A job for the pool: a weak handle on evidence held in the quarantine, neither copied nor
+/// kept alive. Evidence evicted or erased before its job runs is not sent to a worker.
 #[derive(Debug)]
 pub(crate) struct Order {
     pub(crate) signature: Signature,
     pub(crate) severity: Severity,
-    pub(crate) bytes: EvidenceBytes,
+    pub(crate) size: usize,
+    pub(crate) bytes: WeakEvidence,
 }
 
 /// A finished job, handed to the pool's sink on the slot thread.
@@ -89,6 +97,7 @@ struct Counters {
     respawns: AtomicU64,
     rotations: AtomicU64,
     idle_failures: AtomicU64,
+    gone: AtomicU64,
 }
 
 struct Shared {
@@ -150,8 +159,9 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// Spawns the slot threads; each starts its worker at once, so workers are ready before
-    /// the first job. A worker that fails to start is retried with backoff by its slot.
+    /// Spawns the slot threads; each starts its worker at once, so workers are normally ready
+    /// before the first job arrives (the build does not wait for them). A worker that fails to
+    /// start is retried with backoff by its slot.
     pub(crate) fn start(config: HoundConfig, sink: Sink) -> io::Result<Pool> {
         let capacity = match config.on_exhausted {
             Exhaustion::Defer => config.defer_queue,
@@ -193,7 +203,7 @@ impl Pool {
     pub(crate) fn offer(&self, order: Order) -> Offered {
         let counters = &self.shared.counters;
         counters.offered.fetch_add(1, Ordering::Relaxed);
-        if order.bytes.as_slice().len() > self.shared.config.max_job_bytes {
+        if order.size > self.shared.config.max_job_bytes {
             counters.too_large.fetch_add(1, Ordering::Relaxed);
             return Offered::TooLarge;
         }
@@ -241,6 +251,7 @@ impl Pool {
             respawns: load(&c.respawns),
             rotations: load(&c.rotations),
             idle_failures: load(&c.idle_failures),
+            gone: load(&c.gone),
             mean_job_micros: mean,
             p99_job_micros: p99,
         }
@@ -287,30 +298,45 @@ impl Slot {
             if self.worker.is_none() && !self.start_worker() {
                 continue;
             }
-            let Ok((id, order)) = jobs.recv() else { break };
-            // A worker that died or wrote while idle is replaced before the job is sent, so
-            // its failure is never charged to a job it never saw.
-            if let Some(worker) = &mut self.worker
-                && !worker.idle_and_well()
-            {
-                self.shared
-                    .counters
-                    .idle_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                self.retire(false);
-                if !self.start_worker() {
-                    self.finish(id, order, HoundOutcome::Unavailable, Duration::ZERO);
+            let (id, order) = match jobs.recv_timeout(IDLE_CHECK) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.check_idle_worker();
                     continue;
                 }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let Some(bytes) = order.bytes.upgrade() else {
+                self.shared.counters.gone.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            // A worker that died or wrote while idle is replaced before the job is sent, so
+            // its failure is never charged to a job it never saw.
+            if !self.check_idle_worker() && !self.start_worker() {
+                self.finish(id, order, HoundOutcome::Unavailable, Duration::ZERO);
+                continue;
             }
             self.shared.busy.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let outcome = self.run_job(id, &order);
+            let outcome = self.run_job(id, &order, bytes);
             let duration = started.elapsed();
             self.shared.busy.fetch_sub(1, Ordering::Relaxed);
             self.finish(id, order, outcome, duration);
         }
         self.retire(false);
+    }
+
+    /// Replaces the worker if it died or wrote something while idle; false if it had to.
+    fn check_idle_worker(&mut self) -> bool {
+        let well = self.worker.as_mut().is_none_or(Worker::idle_and_well);
+        if !well {
+            self.shared
+                .counters
+                .idle_failures
+                .fetch_add(1, Ordering::Relaxed);
+            self.retire(false);
+        }
+        well
     }
 
     fn stopped(&self) -> bool {
@@ -328,7 +354,9 @@ impl Slot {
             HoundOutcome::ProtocolViolation(_) => &counters.protocol_violations,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        self.shared.timings.lock().record(duration);
+        if !matches!(outcome, HoundOutcome::Unavailable) {
+            self.shared.timings.lock().record(duration);
+        }
         let sink = &self.shared.sink;
         // The sink is the host's code; a panic in it must not take the slot down.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -385,12 +413,22 @@ impl Slot {
         }
     }
 
-    fn run_job(&mut self, id: u64, order: &Order) -> HoundOutcome {
+    fn run_job(&mut self, id: u64, order: &Order, bytes: EvidenceBytes) -> HoundOutcome {
         let Some(worker) = &mut self.worker else {
             return HoundOutcome::Unavailable;
         };
         let deadline = Instant::now() + self.shared.config.job_timeout;
-        let result = worker.run(id, order, deadline, &mut self.frame, &self.shared.stop);
+        let result = worker.run(
+            id,
+            order,
+            bytes,
+            deadline,
+            &mut self.frame,
+            &self.shared.stop,
+        );
+        if self.frame.capacity() > FRAME_KEEP {
+            self.frame = Vec::new();
+        }
         let counters = &self.shared.counters;
         match result {
             Ok(outcome) => {
@@ -420,10 +458,8 @@ impl Slot {
                         exit_outcome(status.flatten())
                     }
                 };
-                // Replaced at once, so the next job finds a ready worker.
-                if !self.stopped() {
-                    self.start_worker();
-                }
+                // Replaced at the top of the slot's loop, before it takes another job (and
+                // outside this job's time).
                 outcome
             }
         }
@@ -556,19 +592,22 @@ impl Worker {
         &mut self,
         id: u64,
         order: &Order,
+        bytes: EvidenceBytes,
         deadline: Instant,
         frame: &mut Vec<u8>,
         stop: &AtomicBool,
     ) -> Result<HoundOutcome, Fault> {
-        let bytes = order.bytes.as_slice();
+        let evidence_hash: [u8; 32] = (*order.signature.digest()).into();
         let job = HostMessage::Job(Job {
             id,
-            evidence_hash: (*order.signature.digest()).into(),
+            evidence_hash,
             encoding: Encoding::Plain,
-            bytes,
+            bytes: bytes.as_slice(),
         });
         frame.clear();
         let sent = ipc::encode_frame(frame, &job, u32::MAX).map_err(|_| Fault::Exited);
+        // Not held while the worker works: evidence erased meanwhile is wiped at once.
+        drop(bytes);
         let result = sent.and_then(|()| self.write_all(frame, deadline, stop));
         // Evidence does not linger in a buffer the slot keeps.
         zeroize::Zeroize::zeroize(frame.as_mut_slice());
@@ -576,6 +615,12 @@ impl Worker {
         let outcome = match self.read_message(deadline, stop)? {
             WorkerMessage::Report(report) if report.job == id => {
                 report.validate().map_err(Fault::from)?;
+                // A plain job's payload is the evidence: the host knows what the report must
+                // say it analysed, so a worker cannot claim another payload's facts.
+                if report.decoded_size != order.size as u64 || report.decoded_hash != evidence_hash
+                {
+                    return Err(Fault::Violation(Violation::InvalidReport));
+                }
                 HoundOutcome::Analysed(Arc::new(report))
             }
             WorkerMessage::Failed { job, reason } if job == id => HoundOutcome::Refused(reason),

@@ -3,16 +3,25 @@
 //! Layers, in the order they must be applied (each later one forbids the calls that set up
 //! the earlier ones):
 //!
-//! 1. **`no_new_privs`**, so nothing the worker could still execute gains privileges;
-//! 2. **landlock**, handling every filesystem, network and scope right the kernel knows with
+//! 1. **no privileges**: a worker started as root gives up its supplementary groups and
+//!    switches to `nobody` (uid and gid 65534), which clears every capability; then it asks
+//!    for `SIGKILL` when the host dies (`PR_SET_PDEATHSIG`, reset by the switch, so after it);
+//! 2. **`no_new_privs`**, so nothing the worker could still execute gains privileges;
+//! 3. **landlock**, handling every filesystem, network and scope right the kernel knows with
 //!    no rule granting any: no file can be opened, no TCP port bound or connected, no signal
 //!    sent outside the sandbox;
-//! 3. **rlimits**: address space and CPU seconds from the host's [`WorkerLimits`]; no new
+//! 4. **rlimits**: address space and CPU seconds from the host's [`WorkerLimits`]; no new
 //!    file descriptors (`RLIMIT_NOFILE` = 3, stdio only), no new processes
 //!    (`RLIMIT_NPROC` = 0), no file growth (`RLIMIT_FSIZE` = 0), no core dumps;
-//! 4. **seccomp**: an allow-list of the calls a worker needs to read jobs on fd 0, write
-//!    answers on fds 1 and 2, manage its memory (never executable) and exit. Any other system
-//!    call kills the process with `SIGSYS`, which the host reports as a sandbox violation.
+//! 5. **seccomp**, on every thread: an allow-list of the calls a worker needs to read jobs on
+//!    fd 0, write answers on fds 1 and 2, manage anonymous, never executable memory, wait on
+//!    private futexes, handle its own signals and exit. Any other system call, or an allowed
+//!    one with other arguments (a file mapping, `madvise` beyond freeing, a shared futex),
+//!    kills the process with `SIGSYS`, which the host reports as a sandbox violation.
+//!
+//! Landlock applies to the calling thread only, so the worker must enter the sandbox while it
+//! has one thread: [`serve`](crate::hound::serve) must run before anything spawns a thread.
+//! A worker with more reports landlock and seccomp as absent.
 //!
 //! Each layer reports whether it took hold in [`SandboxStatus`]; the host decides whether a
 //! partial sandbox is acceptable (by default it is not).
@@ -22,16 +31,20 @@ use tracehound_codec::ipc::{SandboxStatus, WorkerLimits};
 /// Applies every layer it can and reports which took hold.
 #[cfg(target_os = "linux")]
 pub(crate) fn enter(limits: &WorkerLimits) -> SandboxStatus {
+    let single_threaded = linux::thread_count() == Some(1);
+    let unprivileged = linux::drop_privileges().is_ok();
+    linux::die_with_host();
     let no_new_privs = nix::sys::prctl::set_no_new_privs().is_ok();
     // Creating a landlock rule set takes a file descriptor, which the rlimits then forbid.
-    let landlock = linux::landlock().unwrap_or(false);
+    let landlock = linux::landlock().unwrap_or(false) && single_threaded;
     let rlimits = linux::rlimits(limits).is_ok();
-    let seccomp = no_new_privs && linux::seccomp().is_ok();
+    let seccomp = no_new_privs && linux::seccomp().is_ok() && single_threaded;
     SandboxStatus {
         no_new_privs,
         rlimits,
         seccomp,
         landlock,
+        unprivileged,
     }
 }
 
@@ -54,6 +67,46 @@ mod linux {
         SeccompRule,
     };
     use tracehound_codec::ipc::WorkerLimits;
+
+    /// Threads in this process, from `/proc/self/status`.
+    pub(super) fn thread_count() -> Option<usize> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("Threads:"))?;
+        line["Threads:".len()..].trim().parse().ok()
+    }
+
+    /// As root, becomes `nobody` with no supplementary groups (which clears every
+    /// capability); as anyone else, keeps its identity. Ok if the process ends up unprivileged.
+    pub(super) fn drop_privileges() -> nix::Result<()> {
+        use nix::unistd::{Gid, Uid, geteuid, setgroups, setresgid, setresuid};
+        if geteuid().is_root() {
+            let nobody = 65_534;
+            setgroups(&[])?;
+            setresgid(
+                Gid::from_raw(nobody),
+                Gid::from_raw(nobody),
+                Gid::from_raw(nobody),
+            )?;
+            setresuid(
+                Uid::from_raw(nobody),
+                Uid::from_raw(nobody),
+                Uid::from_raw(nobody),
+            )?;
+        }
+        if geteuid().is_root() || Uid::current().is_root() {
+            return Err(nix::errno::Errno::EPERM);
+        }
+        Ok(())
+    }
+
+    /// Asks the kernel to kill this worker if the host dies, and exits if it already has.
+    pub(super) fn die_with_host() {
+        let host = nix::unistd::getppid();
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        if nix::unistd::getppid() != host {
+            std::process::exit(1);
+        }
+    }
 
     pub(super) fn rlimits(limits: &WorkerLimits) -> std::io::Result<()> {
         rlimit::setrlimit(Resource::AS, limits.address_space, limits.address_space)?;
@@ -94,7 +147,7 @@ mod linux {
         )
         .map_err(seccompiler::Error::Backend)?;
         let program: BpfProgram = filter.try_into().map_err(seccompiler::Error::Backend)?;
-        seccompiler::apply_filter(&program)
+        seccompiler::apply_filter_all_threads(&program)
     }
 
     type Rules = BTreeMap<i64, Vec<SeccompRule>>;
@@ -107,14 +160,19 @@ mod linux {
         };
         let rule =
             |conditions: Vec<SeccompCondition>| SeccompRule::new(conditions).map_err(backend);
-        let not_executable = || {
+        let masked = |index: u8, mask: u64, value: u64| {
             SeccompCondition::new(
-                2,
+                index,
                 SeccompCmpArgLen::Dword,
-                SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
-                0,
+                SeccompCmpOp::MaskedEq(mask),
+                value,
             )
             .map_err(backend)
+        };
+        let not_executable = || masked(2, libc::PROT_EXEC as u64, 0);
+        let anonymous = || {
+            let flag = libc::MAP_ANONYMOUS as u64;
+            masked(3, flag, flag)
         };
         let pid = u64::from(std::process::id());
 
@@ -125,16 +183,39 @@ mod linux {
             libc::SYS_write,
             vec![rule(vec![arg_is(0, 1)?])?, rule(vec![arg_is(0, 2)?])?],
         );
-        // Memory, never executable.
-        rules.insert(libc::SYS_mmap, vec![rule(vec![not_executable()?])?]);
+        // Memory: anonymous (no file can be mapped, inherited or not), never executable.
+        rules.insert(
+            libc::SYS_mmap,
+            vec![rule(vec![not_executable()?, anonymous()?])?],
+        );
         rules.insert(libc::SYS_mprotect, vec![rule(vec![not_executable()?])?]);
+        // Giving memory back, nothing else (no MADV_HWPOISON and friends).
+        rules.insert(
+            libc::SYS_madvise,
+            vec![
+                rule(vec![arg_is(2, libc::MADV_DONTNEED as u64)?])?,
+                rule(vec![arg_is(2, libc::MADV_FREE as u64)?])?,
+            ],
+        );
+        // Process-private futexes only: no shared or priority-inheritance operations.
+        let private = libc::FUTEX_PRIVATE_FLAG as u64;
+        rules.insert(
+            libc::SYS_futex,
+            [
+                libc::FUTEX_WAIT,
+                libc::FUTEX_WAKE,
+                libc::FUTEX_WAIT_BITSET,
+                libc::FUTEX_WAKE_BITSET,
+            ]
+            .into_iter()
+            .map(|op| rule(vec![arg_is(1, op as u64 | private)?]))
+            .collect::<Result<_, _>>()?,
+        );
         for call in [
             libc::SYS_munmap,
             libc::SYS_mremap,
             libc::SYS_brk,
-            libc::SYS_madvise,
-            // Locks, clocks, randomness, signal return and exit.
-            libc::SYS_futex,
+            // Clocks, randomness, signals of its own, and exit.
             libc::SYS_sched_yield,
             libc::SYS_clock_gettime,
             libc::SYS_clock_nanosleep,
@@ -142,6 +223,9 @@ mod linux {
             libc::SYS_getrandom,
             libc::SYS_rt_sigreturn,
             libc::SYS_rt_sigprocmask,
+            // A crash resets its handler before re-raising; allowed, so the host sees the
+            // real signal (SIGSEGV) rather than a seccomp kill.
+            libc::SYS_rt_sigaction,
             libc::SYS_sigaltstack,
             libc::SYS_getpid,
             libc::SYS_gettid,
