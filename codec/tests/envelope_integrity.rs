@@ -9,6 +9,8 @@
 //! envelopes written by Node, and property tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod common;
+use common::json_payload;
 use std::io::{Cursor, Read, Write};
 
 use proptest::prelude::*;
@@ -30,29 +32,6 @@ fn options(format: Format) -> SealOptions {
 
 fn sealed(format: Format, payload: &[u8]) -> Vec<u8> {
     envelope::seal_with(payload, options(format)).unwrap()
-}
-
-/// JSON-ish evidence, the same generator as the Node script that made `NODE_V1_ENVELOPE`.
-fn json_payload(len: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut x: u32 = 12345;
-    let mut i = 0u32;
-    while out.len() < len {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        let v = (x >> 16) & 0x7fff;
-        out.extend_from_slice(
-            format!(
-                r#"{{"id":{i},"path":"/api/v1/items/{v}","q":"' OR {}={} --","ua":"Mozilla/5.0 ({})"}},"#,
-                v % 97,
-                v % 89,
-                v % 13
-            )
-            .as_bytes(),
-        );
-        i += 1;
-    }
-    out.truncate(len);
-    out
 }
 
 /// Incompressible bytes (xorshift32).

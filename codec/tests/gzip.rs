@@ -1,6 +1,8 @@
 //! gzip: parity with Node's zlib where it holds, and a decoder that is bounded and strict.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod common;
+use common::json_payload;
 use std::io::Write;
 
 use tracehound_codec::CodecError;
@@ -11,29 +13,6 @@ const CAP: u64 = 1 << 20;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The JSON-ish generator the Node known answers below were made from.
-fn json_payload(len: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut x: u32 = 12345;
-    let mut i = 0u32;
-    while out.len() < len {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        let v = (x >> 16) & 0x7fff;
-        out.extend_from_slice(
-            format!(
-                r#"{{"id":{i},"path":"/api/v1/items/{v}","q":"' OR {}={} --","ua":"Mozilla/5.0 ({})"}},"#,
-                v % 97,
-                v % 89,
-                v % 13
-            )
-            .as_bytes(),
-        );
-        i += 1;
-    }
-    out.truncate(len);
-    out
 }
 
 /// Node 20.20 (zlib 1.3.1) `zlib.gzipSync(input, {level})`.

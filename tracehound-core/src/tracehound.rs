@@ -24,8 +24,9 @@ use crate::config::{
 };
 use crate::error::{ConfigError, Error};
 use crate::events::{EventBus, EventKind, Subscription};
-use crate::hound::pool::{Completed, Offered, Order, Pool, Sink};
+use crate::hound::pool::Pool;
 use crate::hound::{Analysis, FactValue, HoundOutcome, HoundStats, analysis_digest};
+use crate::hound::{Completed, Offered, Order, Sink};
 use crate::quarantine::{
     Candidate, Changes, Inserted, PurgeReason, Quarantine, Receipt, Removal, Removed,
 };

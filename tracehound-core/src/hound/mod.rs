@@ -47,6 +47,9 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::quarantine::WeakEvidence;
+use crate::scent::Severity;
+
 pub use analysis::{Indicators, PayloadSummary};
 pub use analyzer::{Analyzer, Facts, Input};
 pub use tracehound_codec::ipc::{Fact, FactValue, Finding, JobFailure, Report, SandboxStatus};
@@ -55,6 +58,39 @@ pub use worker::serve;
 use crate::audit::writer::AuditLeaf;
 use crate::signature::Signature;
 use tracehound_codec::Digest;
+
+// What the facade and the pool (or, off Unix, its stand-in) exchange.
+
+/// A job for the pool: a weak handle on evidence held in the quarantine, neither copied nor
+/// kept alive. Evidence evicted or erased before its job runs is not sent to a worker.
+#[derive(Debug)]
+pub(crate) struct Order {
+    pub(crate) signature: Signature,
+    pub(crate) severity: Severity,
+    pub(crate) size: usize,
+    pub(crate) bytes: WeakEvidence,
+}
+
+/// A finished job, handed to the pool's sink on the slot thread.
+#[derive(Debug)]
+pub(crate) struct Completed {
+    pub(crate) job: u64,
+    pub(crate) order: Order,
+    pub(crate) outcome: HoundOutcome,
+    pub(crate) duration: Duration,
+}
+
+/// What became of an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offered {
+    Accepted,
+    /// Every worker was busy (and the defer queue full).
+    Exhausted,
+    /// Larger than `max_job_bytes`.
+    TooLarge,
+}
+
+pub(crate) type Sink = Arc<dyn Fn(Completed) + Send + Sync>;
 
 /// The analyzers of the stock `tracehound-hound` worker, in report order.
 pub fn builtin_analyzers() -> Vec<Box<dyn Analyzer>> {

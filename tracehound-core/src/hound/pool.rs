@@ -32,10 +32,8 @@ use tracehound_codec::ipc::{
 };
 
 use crate::config::{Exhaustion, HoundConfig};
-use crate::hound::{HoundOutcome, HoundStats, Violation};
-use crate::quarantine::{EvidenceBytes, WeakEvidence};
-use crate::scent::Severity;
-use crate::signature::Signature;
+use crate::hound::{Completed, HoundOutcome, HoundStats, Offered, Order, Sink, Violation};
+use crate::quarantine::EvidenceBytes;
 
 /// Longest a slot thread sleeps in `poll` before it looks at the stop flag.
 const POLL_SLICE: Duration = Duration::from_millis(50);
@@ -48,37 +46,6 @@ const FRAME_KEEP: usize = 64 * 1024;
 
 /// Most job durations kept for the mean and p99 in the snapshot.
 const TIMING_WINDOW: usize = 1024;
-
-/// A job for the pool: a weak handle on evidence held in the quarantine, neither copied nor
-/// kept alive. Evidence evicted or erased before its job runs is not sent to a worker.
-#[derive(Debug)]
-pub(crate) struct Order {
-    pub(crate) signature: Signature,
-    pub(crate) severity: Severity,
-    pub(crate) size: usize,
-    pub(crate) bytes: WeakEvidence,
-}
-
-/// A finished job, handed to the pool's sink on the slot thread.
-#[derive(Debug)]
-pub(crate) struct Completed {
-    pub(crate) job: u64,
-    pub(crate) order: Order,
-    pub(crate) outcome: HoundOutcome,
-    pub(crate) duration: Duration,
-}
-
-/// What became of an offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Offered {
-    Accepted,
-    /// Every worker was busy (and the defer queue full).
-    Exhausted,
-    /// Larger than `max_job_bytes`.
-    TooLarge,
-}
-
-pub(crate) type Sink = Arc<dyn Fn(Completed) + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct Counters {

@@ -2,36 +2,9 @@
 //! `Tracehound` that asks for one fails with [`ConfigError::Spawn`](crate::ConfigError).
 
 use std::io;
-use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::HoundConfig;
-use crate::hound::{HoundOutcome, HoundStats};
-use crate::quarantine::EvidenceBytes;
-use crate::scent::Severity;
-use crate::signature::Signature;
-
-#[derive(Debug)]
-pub(crate) struct Order {
-    pub(crate) signature: Signature,
-    pub(crate) severity: Severity,
-    pub(crate) bytes: EvidenceBytes,
-}
-
-#[derive(Debug)]
-pub(crate) struct Completed {
-    pub(crate) job: u64,
-    pub(crate) order: Order,
-    pub(crate) outcome: HoundOutcome,
-    pub(crate) duration: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Offered {
-    Exhausted,
-}
-
-pub(crate) type Sink = Arc<dyn Fn(Completed) + Send + Sync>;
+use crate::hound::{HoundStats, Offered, Order, Sink};
 
 #[derive(Debug)]
 pub(crate) enum Pool {}
