@@ -937,6 +937,9 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let mut hound = HoundConfig::new(exe);
     hound.args = vec!["hound".to_owned()];
+    // Queued jobs hold their evidence weakly, so a queue as long as the quarantine costs
+    // little: every piece of evidence gets a worker, or is skipped once evicted.
+    hound.defer_queue = 16_384;
     config.hound = Some(hound);
     let tracehound = Tracehound::builder()
         .config(config)
@@ -1205,7 +1208,8 @@ fn wait_for_hounds(tracehound: &Tracehound) -> bool {
             + h.timeouts
             + h.crashes
             + h.sandbox_violations
-            + h.protocol_violations;
+            + h.protocol_violations
+            + h.gone;
         if finished >= h.accepted {
             return true;
         }
@@ -1391,7 +1395,7 @@ fn print_hound(h: &HoundStats, analysis: Option<&Analysis>, drained: bool) {
     println!(
         "Hound pool  {} sandboxed workers; {} of {} quarantined evidence analysed{}",
         h.workers,
-        group(h.analysed),
+        group(h.analysed + h.refused),
         group(h.offered),
         if drained {
             ""
@@ -1400,8 +1404,9 @@ fn print_hound(h: &HoundStats, analysis: Option<&Analysis>, drained: bool) {
         },
     );
     println!(
-        "  accepted {}   refused at the door {} (all workers busy, defer queue full)   too large {}",
+        "  accepted {}   skipped (evicted first) {}   refused at the door {} (queue full)   too large {}",
         group(h.accepted),
+        group(h.gone),
         group(h.exhausted),
         group(h.too_large),
     );
