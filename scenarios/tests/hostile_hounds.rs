@@ -235,6 +235,30 @@ fn a_report_about_other_evidence_is_refused() {
     });
 }
 
+/// A worker that answers correctly and then burns CPU while idle (one that lies about its
+/// sandbox, as an exploited worker could) is replaced by the periodic idle check.
+#[test]
+fn a_worker_spinning_while_idle_is_replaced() {
+    let (th, events) = start(hound("spin-idle"));
+    let signature = quarantine(&th, "benign");
+    assert!(matches!(
+        analysis(&events, &signature).outcome,
+        HoundOutcome::Analysed(_)
+    ));
+    let until = Instant::now() + Duration::from_secs(15);
+    while th.snapshot().hound.idle_failures == 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = th.snapshot().hound;
+    assert_eq!(stats.idle_failures, 1);
+    assert_eq!(stats.respawns, 0, "no job was charged for it");
+    let until = Instant::now() + Duration::from_secs(5);
+    while th.snapshot().hound.spawns < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(th.snapshot().hound.spawns, 2);
+}
+
 /// Evidence erased while its job waits in the defer queue is never sent to a worker.
 #[test]
 fn evidence_erased_before_its_job_runs_is_not_analysed() {

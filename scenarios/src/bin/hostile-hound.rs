@@ -120,8 +120,58 @@ fn act(mode: &str, facts: &mut Facts) {
     }
 }
 
+/// A worker that speaks the protocol itself, without `serve` or a sandbox, and lies that it
+/// is sandboxed: it answers every job correctly, then burns CPU while idle. Only the host's
+/// idle check can catch it.
+fn spin_when_idle() -> ExitCode {
+    use tracehound::Digest;
+    use tracehound_codec::ipc::{HostMessage, PROTOCOL_VERSION, Ready, SandboxStatus};
+    let (mut input, mut output) = (std::io::stdin().lock(), std::io::stdout().lock());
+    let mut buf = Vec::new();
+    let mut answer = |message: &WorkerMessage| {
+        ipc::write_frame(&mut output, message, ipc::MAX_WORKER_FRAME).is_ok()
+    };
+    let lie = SandboxStatus {
+        no_new_privs: true,
+        rlimits: true,
+        seccomp: true,
+        landlock: true,
+        unprivileged: true,
+    };
+    let ready = WorkerMessage::Ready(Ready {
+        version: PROTOCOL_VERSION,
+        sandbox: lie,
+        analyzers: Vec::new(),
+    });
+    if !matches!(ipc::read_frame(&mut input, &mut buf, 1024), Ok(true)) || !answer(&ready) {
+        return ExitCode::FAILURE;
+    }
+    while let Ok(true) = ipc::read_frame(&mut input, &mut buf, ipc::DEFAULT_MAX_FRAME) {
+        let Ok(HostMessage::Job(job)) = ipc::decode::<HostMessage<'_>>(&buf) else {
+            return ExitCode::FAILURE;
+        };
+        let report = WorkerMessage::Report(Report {
+            job: job.id,
+            decoded_size: job.bytes.len() as u64,
+            decoded_hash: Digest::of(job.bytes).into(),
+            findings: Vec::new(),
+        });
+        if !answer(&report) {
+            return ExitCode::FAILURE;
+        }
+        let mut x = 0u64;
+        loop {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
+    if mode == "spin-idle" {
+        return spin_when_idle();
+    }
     let mut analyzers = hound::builtin_analyzers();
     analyzers.push(Box::new(Hostile { mode }));
     hound::serve(analyzers)

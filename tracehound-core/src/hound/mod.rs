@@ -242,8 +242,8 @@ pub struct HoundStats {
     pub respawns: u64,
     /// Workers retired after `rotate_after` jobs.
     pub rotations: u64,
-    /// Workers found dead or talking while idle (checked every second and before each job),
-    /// replaced before a job was sent to them.
+    /// Workers found dead, talking, or burning CPU while idle (checked every second, and
+    /// before each job for the first two), replaced before a job was sent to them.
     pub idle_failures: u64,
     /// Jobs skipped because their evidence left the quarantine (evicted, expired, removed or
     /// erased) before a worker was free.

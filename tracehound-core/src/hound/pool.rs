@@ -41,6 +41,9 @@ const POLL_SLICE: Duration = Duration::from_millis(50);
 /// How often an idle slot checks that its worker is alive and silent.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
+/// CPU time an idle worker may use between two idle checks before it is replaced.
+const IDLE_CPU: Duration = Duration::from_millis(250);
+
 /// A slot's frame buffer keeps at most this capacity between jobs.
 const FRAME_KEEP: usize = 64 * 1024;
 
@@ -268,7 +271,7 @@ impl Slot {
             let (id, order) = match jobs.recv_timeout(IDLE_CHECK) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    self.check_idle_worker();
+                    self.check_idle_worker(true);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -279,7 +282,7 @@ impl Slot {
             };
             // A worker that died or wrote while idle is replaced before the job is sent, so
             // its failure is never charged to a job it never saw.
-            if !self.check_idle_worker() && !self.start_worker() {
+            if !self.check_idle_worker(false) && !self.start_worker() {
                 self.finish(id, order, HoundOutcome::Unavailable, Duration::ZERO);
                 continue;
             }
@@ -293,9 +296,16 @@ impl Slot {
         self.retire(false);
     }
 
-    /// Replaces the worker if it died or wrote something while idle; false if it had to.
-    fn check_idle_worker(&mut self) -> bool {
-        let well = self.worker.as_mut().is_none_or(Worker::idle_and_well);
+    /// Replaces the worker if it died or wrote something while idle (and, on the periodic
+    /// check, if it burned CPU); false if it had to.
+    fn check_idle_worker(&mut self, periodic: bool) -> bool {
+        let well = self.worker.as_mut().is_none_or(|worker| {
+            if periodic {
+                worker.idle_check()
+            } else {
+                worker.idle_and_well()
+            }
+        });
         if !well {
             self.shared
                 .counters
@@ -476,6 +486,8 @@ struct Worker {
     reader: FrameReader,
     jobs: u64,
     rotate_at: u64,
+    /// CPU time the worker had used at the first idle check since its last job.
+    idle_cpu: Option<Duration>,
 }
 
 impl Worker {
@@ -499,6 +511,7 @@ impl Worker {
             reader: FrameReader::new(MAX_WORKER_FRAME),
             jobs: 0,
             rotate_at,
+            idle_cpu: None,
         };
         match worker.handshake(config, stop) {
             Ok(()) => Ok(worker),
@@ -555,6 +568,25 @@ impl Worker {
         matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
     }
 
+    /// The periodic check of an idle worker: [`idle_and_well`](Self::idle_and_well), and not
+    /// burning CPU (an exploited worker could spin between jobs). The first check after a
+    /// job notes the worker's CPU time; later ones allow [`IDLE_CPU`] more.
+    fn idle_check(&mut self) -> bool {
+        if !self.idle_and_well() {
+            return false;
+        }
+        let Some(used) = cpu_time(self.child.id()) else {
+            return true;
+        };
+        match self.idle_cpu {
+            Some(mark) => used.saturating_sub(mark) <= IDLE_CPU,
+            None => {
+                self.idle_cpu = Some(used);
+                true
+            }
+        }
+    }
+
     fn run(
         &mut self,
         id: u64,
@@ -600,6 +632,7 @@ impl Worker {
         if self.reader.buffered() > 0 {
             return Err(Fault::Violation(Violation::UnexpectedMessage));
         }
+        self.idle_cpu = None;
         Ok(outcome)
     }
 
@@ -679,6 +712,20 @@ impl Worker {
         let _ = child.wait();
         None
     }
+}
+
+/// User plus system CPU time of a process, from `/proc/<pid>/stat` (Linux; `None` elsewhere
+/// or if it cannot be read).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold anything: state,
+    // then (fields 4 to 13), then utime and stime in clock ticks.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // Linux reports these in USER_HZ, which is 100 on every architecture it supports.
+    Some(Duration::from_millis((utime + stime).saturating_mul(10)))
 }
 
 /// The cap on frames to a worker: the largest job plus its fields.
