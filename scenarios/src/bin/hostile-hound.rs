@@ -146,7 +146,8 @@ fn spin_when_idle() -> ExitCode {
     if !matches!(ipc::read_frame(&mut input, &mut buf, 1024), Ok(true)) || !answer(&ready) {
         return ExitCode::FAILURE;
     }
-    while let Ok(true) = ipc::read_frame(&mut input, &mut buf, ipc::DEFAULT_MAX_FRAME) {
+    // One job is enough: after answering it, the worker never reads again.
+    if let Ok(true) = ipc::read_frame(&mut input, &mut buf, ipc::DEFAULT_MAX_FRAME) {
         let Ok(HostMessage::Job(job)) = ipc::decode::<HostMessage<'_>>(&buf) else {
             return ExitCode::FAILURE;
         };
