@@ -744,27 +744,34 @@ impl Inner {
             let outcome: Outcome = quarantine
                 .insert(candidate, || self.clock.now(), audit, changes)
                 .into();
-            if let (Some(_), Outcome::Quarantined(receipt)) = (&self.hound, &outcome) {
-                // A shared handle on the held bytes: the job costs no copy.
-                order = quarantine
-                    .evidence(receipt.signature())
-                    .map(|(bytes, receipt)| Order {
-                        signature: receipt.signature().clone(),
-                        severity: receipt.severity(),
-                        size: receipt.size(),
-                        bytes: bytes.downgrade(),
-                    });
-            }
+            order = self.order_for(quarantine, &outcome);
             outcome
         });
-        if let (Some(pool), Some(order)) = (&self.hound, order) {
-            self.offer(pool, order);
-        }
+        self.offer(order);
         outcome
     }
 
-    /// Offers a job to the hound pool; never waits.
-    fn offer(&self, pool: &Pool, order: Order) {
+    /// A hound job for newly kept evidence, if a pool is configured: a weak handle on the
+    /// held bytes, so the job costs no copy and keeps nothing alive.
+    fn order_for(&self, quarantine: &Quarantine, outcome: &Outcome) -> Option<Order> {
+        let (Some(_), Outcome::Quarantined(receipt)) = (&self.hound, outcome) else {
+            return None;
+        };
+        quarantine
+            .evidence(receipt.signature())
+            .map(|(bytes, receipt)| Order {
+                signature: receipt.signature().clone(),
+                severity: receipt.severity(),
+                size: receipt.size(),
+                bytes: bytes.downgrade(),
+            })
+    }
+
+    /// Offers a job to the hound pool, if there is one; never waits.
+    fn offer(&self, order: Option<Order>) {
+        let (Some(pool), Some(order)) = (&self.hound, order) else {
+            return;
+        };
         let signature = order.signature.clone();
         let escalate = self
             .config
@@ -860,7 +867,8 @@ impl Inner {
     fn replace(&self, old: &Signature, scent: &Scent) -> Result<Replacement, Error> {
         let threat = scent.threat().ok_or(Error::NoThreatSignal)?;
         let now = self.clock.now();
-        self.encode(scent, |bytes| {
+        let mut order = None;
+        let replacement = self.encode(scent, |bytes| {
             let digest = Digest::of(bytes);
             self.with_vault(|vault, changes| {
                 let Vault { quarantine, audit } = vault;
@@ -870,9 +878,12 @@ impl Inner {
                 let signature = Signature::new(threat.category.clone(), digest);
                 let candidate = candidate(scent, threat, bytes, signature);
                 let outcome = quarantine.insert(candidate, || now, audit, changes).into();
+                order = self.order_for(quarantine, &outcome);
                 Ok(Replacement { removed, outcome })
             })
-        })?
+        })??;
+        self.offer(order);
+        Ok(replacement)
     }
 
     fn maintain(&self) -> Result<Maintenance, Error> {

@@ -194,3 +194,23 @@ fn every_label_in_a_real_report_is_a_word() {
         }
     }
 }
+
+#[test]
+fn replacement_evidence_is_analysed_too() {
+    let (th, events) = start(HoundConfig::new(HOUND));
+    let old = quarantine(&th, json!({"v": 1}));
+    analysis(&events, &old);
+    let scent = Scent::new("198.51.100.7", json!({"v": 2}))
+        .with_threat(Category::Injection, Severity::High);
+    let replacement = th.replace(&old, &scent).unwrap();
+    let Outcome::Quarantined(receipt) = replacement.outcome() else {
+        panic!("expected Quarantined, got {:?}", replacement.outcome());
+    };
+    let a = analysis(&events, receipt.signature());
+    assert!(
+        matches!(a.outcome, HoundOutcome::Analysed(_)),
+        "{:?}",
+        a.outcome
+    );
+    assert_eq!(th.snapshot().hound.offered, 2);
+}
