@@ -108,6 +108,23 @@ fn round_trip(c: &mut Criterion) {
     });
 }
 
+/// The built-in analysis alone, in process: the part of the round trip that is not IPC.
+fn builtin_analysis(c: &mut Criterion) {
+    use tracehound::hound::{Facts, Input, builtin_analyzers};
+    let evidence = payload(1024);
+    let mut analyzers = builtin_analyzers();
+    c.bench_function("hound/builtin_analysis_1k", |b| {
+        b.iter(|| {
+            let input = Input::new(&evidence);
+            for analyzer in analyzers.iter_mut() {
+                let mut facts = Facts::default();
+                analyzer.analyze(&input, &mut facts);
+                std::hint::black_box(facts.len());
+            }
+        })
+    });
+}
+
 fn spawn_to_ready(c: &mut Criterion) {
     // The worker is killed and reaped when dropped, outside the measured time.
     c.bench_function("hound/spawn_to_ready", |b| {
@@ -118,6 +135,6 @@ fn spawn_to_ready(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5));
-    targets = round_trip, spawn_to_ready
+    targets = round_trip, builtin_analysis, spawn_to_ready
 }
 criterion_main!(benches);

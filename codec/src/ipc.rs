@@ -494,11 +494,13 @@ impl FrameReader {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// Reads once from `reader` (at most 64 KiB) into the buffer; returns what `read` returned.
+    /// Reads once from `reader` (at most 8 KiB) into the buffer; returns what `read` returned.
     pub fn read_from<R: Read>(&mut self, reader: &mut R) -> io::Result<usize> {
         self.compact();
         let start = self.buf.len();
-        self.buf.resize(start + 64 * 1024, 0);
+        // The space is zeroed before every read, so it is kept to what one answer usually
+        // needs: a host reads a report per job.
+        self.buf.resize(start + 8 * 1024, 0);
         let result = reader.read(&mut self.buf[start..]);
         let n = *result.as_ref().unwrap_or(&0);
         self.buf.truncate(start + n);

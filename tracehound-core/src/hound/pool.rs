@@ -19,7 +19,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::thread::{self, JoinHandle, ThreadId};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -117,7 +117,6 @@ pub(crate) struct Pool {
     jobs: Option<Sender<(u64, Order)>>,
     shared: Arc<Shared>,
     slots: Vec<JoinHandle<()>>,
-    slot_threads: Vec<ThreadId>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -155,7 +154,6 @@ impl Pool {
             jobs: Some(tx),
             shared: Arc::clone(&shared),
             slots: Vec::new(),
-            slot_threads: Vec::new(),
         };
         for index in 0..shared.config.workers {
             let shared = Arc::clone(&shared);
@@ -163,7 +161,6 @@ impl Pool {
             let handle = thread::Builder::new()
                 .name(format!("tracehound-hound-{index}"))
                 .spawn(move || Slot::new(shared).run(&rx))?;
-            pool.slot_threads.push(handle.thread().id());
             pool.slots.push(handle);
         }
         Ok(pool)
@@ -235,10 +232,10 @@ impl Drop for Pool {
         // poll slice, kill their worker and exit.
         self.jobs = None;
         let me = thread::current().id();
-        for (handle, id) in self.slots.drain(..).zip(&self.slot_threads) {
+        for handle in self.slots.drain(..) {
             // The last handle on the host may be dropped by a slot's own sink; that slot
             // ends by itself once this returns.
-            if *id != me {
+            if handle.thread().id() != me {
                 let _ = handle.join();
             }
         }
@@ -677,21 +674,21 @@ impl Worker {
         }
     }
 
-    /// Ends the process. Graceful: close stdin and give it a moment to exit by itself.
+    /// Ends the process. Graceful: close stdin and give it up to 200 ms to exit by itself,
+    /// which its stdout hanging up shows.
     fn end(self, graceful: bool) {
         let Worker {
-            mut child, stdin, ..
+            mut child,
+            stdin,
+            stdout,
+            ..
         } = self;
         drop(stdin);
         if graceful {
-            let until = Instant::now() + Duration::from_millis(200);
-            while Instant::now() < until {
-                if !matches!(child.try_wait(), Ok(None)) {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(1));
-            }
+            let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(200u16));
         }
+        // A no-op on a worker that has already exited, whose status is then collected at once.
         let _ = child.kill();
         let _ = child.wait();
     }

@@ -239,23 +239,21 @@ mod tests {
         let payload = br#"{"q":"a gzip payload"}"#;
         let stream = gzip::encode(payload, Level::default()).unwrap_or_default();
         let bomb = gzip::encode(&vec![0u8; 4 << 20], Level::default()).unwrap_or_default();
-        let gzip_job = |id, bytes: &'static [u8], original_size| {
+        fn gzip_job(id: u64, bytes: &[u8], original_size: u64) -> HostMessage<'_> {
             HostMessage::Job(Job {
                 id,
                 evidence_hash: Digest::of(bytes).into(),
                 encoding: Encoding::Gzip { original_size },
                 bytes,
             })
-        };
-        let stream: &'static [u8] = Box::leak(stream.into_boxed_slice());
-        let bomb: &'static [u8] = Box::leak(bomb.into_boxed_slice());
+        }
         let (code, answers) = run(&[
             hello(),
-            gzip_job(1, stream, payload.len() as u64),
+            gzip_job(1, &stream, payload.len() as u64),
             // Declares less than it holds: stops at the declared size.
-            gzip_job(2, bomb, 1024),
+            gzip_job(2, &bomb, 1024),
             // Declares more than the worker's 1 MiB cap: refused before decoding.
-            gzip_job(3, bomb, 4 << 20),
+            gzip_job(3, &bomb, 4 << 20),
             gzip_job(4, b"not gzip", 8),
         ]);
         assert_eq!(code, exit::DONE);
