@@ -116,7 +116,9 @@ pub use crate::snapshot::{
     AuditStats, EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts,
     Snapshot,
 };
-pub use crate::tracehound::{AuditHead, Builder, Maintenance, Outcome, Replacement, Tracehound};
+pub use crate::tracehound::{
+    Admitted, AuditHead, Builder, Maintenance, Outcome, Replacement, Tracehound,
+};
 pub use tracehound_codec::Digest;
 
 /// The README's example, compiled and run as a test.

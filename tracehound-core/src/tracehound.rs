@@ -31,7 +31,7 @@ use crate::quarantine::{
     Candidate, Changes, Inserted, PurgeReason, Quarantine, Receipt, Removal, Removed,
 };
 use crate::rate_limit::{RateLimiter, Verdict};
-use crate::scent::{Scent, ThreatSignal};
+use crate::scent::{Scent, SourceKey, ThreatSignal};
 use crate::signature::Signature;
 use crate::snapshot::{
     EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts, Snapshot,
@@ -112,6 +112,15 @@ impl Outcome {
             Outcome::Unencodable { .. } => 7,
         }
     }
+}
+
+/// A source's admission by [`Tracehound::admit`]: the right to run the rest of one
+/// intercept with [`Tracehound::intercept_admitted`]. It can only be had from `admit`, and
+/// is used up by that call.
+#[derive(Debug)]
+#[must_use = "an admission is the right to run one intercept; pass it to intercept_admitted"]
+pub struct Admitted {
+    _private: (),
 }
 
 impl From<Inserted> for Outcome {
@@ -464,14 +473,63 @@ impl Tracehound {
     /// I/O, on other threads' work or on subscribers, only on short internal locks (a
     /// rate-limit shard, the quarantine, the event fan-out). [`Outcome::passes`] says whether
     /// to let the request through.
+    ///
+    /// The same as [`admit`](Self::admit) followed by
+    /// [`intercept_admitted`](Self::intercept_admitted).
     pub fn intercept(&self, scent: &Scent) -> Outcome {
+        match self.admit(scent.source()) {
+            Ok(admitted) => self.intercept_admitted(admitted, scent),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The first step of [`intercept`](Self::intercept) alone: takes one request from
+    /// `source`'s rate-limit quota. `Err` is the request's final outcome
+    /// ([`Outcome::RateLimited`], or [`Outcome::Error`] if tracehound failed), counted like
+    /// any other; `Ok` is the right to run the rest of the pipeline once, with
+    /// [`intercept_admitted`](Self::intercept_admitted), without being charged again.
+    ///
+    /// An HTTP adapter admits a request from its head, so that a limited source is refused
+    /// before a byte of its body is read.
+    ///
+    /// ```
+    /// use tracehound::{Category, Outcome, Scent, Severity, SourceKey, Tracehound};
+    ///
+    /// let tracehound = Tracehound::builder().build()?;
+    /// let source = SourceKey::new("198.51.100.23");
+    /// let admitted = tracehound.admit(&source).expect("a fresh source is within its quota");
+    /// // ... read the body, describe the request ...
+    /// let scent = Scent::new(source, serde_json::json!({"q": "' OR 1=1"}))
+    ///     .with_threat(Category::Injection, Severity::High);
+    /// assert!(matches!(tracehound.intercept_admitted(admitted, &scent), Outcome::Quarantined(_)));
+    /// # Ok::<(), tracehound::ConfigError>(())
+    /// ```
+    pub fn admit(&self, source: &SourceKey) -> Result<Admitted, Outcome> {
         let inner = &self.inner;
-        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| inner.intercept(scent))) {
+        match panic::catch_unwind(AssertUnwindSafe(|| inner.rate_limit(source))) {
+            Ok(None) => Ok(Admitted { _private: () }),
+            Ok(Some(limited)) => Err(self.finish(limited)),
+            Err(_) => Err(self.finish(Outcome::Error(Error::Internal { context: "admit" }))),
+        }
+    }
+
+    /// The rest of [`intercept`](Self::intercept) for a scent whose source was admitted:
+    /// no rate-limit charge, then the threat signal, encoding and quarantine.
+    pub fn intercept_admitted(&self, admitted: Admitted, scent: &Scent) -> Outcome {
+        let Admitted { _private: () } = admitted;
+        let inner = &self.inner;
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| inner.examine(scent))) {
             Ok(outcome) => outcome,
             Err(_) => Outcome::Error(Error::Internal {
                 context: "intercept",
             }),
         };
+        self.finish(outcome)
+    }
+
+    /// Counts `outcome` and publishes it if it is a failure.
+    fn finish(&self, outcome: Outcome) -> Outcome {
+        let inner = &self.inner;
         inner.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
         if let Outcome::Error(error) = &outcome {
             tracing::warn!(%error, "tracehound intercept failed; request passes");
@@ -670,21 +728,26 @@ pub struct AuditHead {
 }
 
 impl Inner {
-    fn intercept(&self, scent: &Scent) -> Outcome {
-        if let Some(limiter) = &self.limiter
-            && let Verdict::Limited { retry_after } = limiter.check(scent.source())
-        {
-            if self.bus.wanted() {
-                self.bus.publish(
-                    self.clock.now(),
-                    [EventKind::RateLimitExceeded {
-                        source: scent.source().clone(),
-                        retry_after,
-                    }],
-                );
-            }
-            return Outcome::RateLimited { retry_after };
+    /// Step 1: the rate limit. `Some` is the outcome of a limited source.
+    fn rate_limit(&self, source: &SourceKey) -> Option<Outcome> {
+        let limiter = self.limiter.as_ref()?;
+        let Verdict::Limited { retry_after } = limiter.check(source) else {
+            return None;
+        };
+        if self.bus.wanted() {
+            self.bus.publish(
+                self.clock.now(),
+                [EventKind::RateLimitExceeded {
+                    source: source.clone(),
+                    retry_after,
+                }],
+            );
         }
+        Some(Outcome::RateLimited { retry_after })
+    }
+
+    /// Steps 2 to 6, for an admitted source.
+    fn examine(&self, scent: &Scent) -> Outcome {
         let Some(threat) = scent.threat() else {
             return Outcome::Clean;
         };

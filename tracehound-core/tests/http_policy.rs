@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::http::{
-    ClientKeySource, Decision, Headers, HttpConfig, HttpPolicy, MissingKey, REDACTED,
-    REDACTED_CARD, Request, SignedVerdict, VerdictStats,
+    Admission, ClientKeySource, Decision, Head, Headers, HttpConfig, HttpPolicy, MissingKey,
+    REDACTED, REDACTED_CARD, Request, SignedVerdict, VerdictStats,
 };
 use tracehound::{
     CanonicalForm, Category, Config, Outcome, RateLimitConfig, Severity, ThreatSignal, Tracehound,
@@ -104,6 +104,21 @@ fn client_keys_come_from_the_configured_source_only() {
     let forwarded = || ClientKeySource::RightmostForwarded {
         trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
     };
+    let past_the_bound: String = std::iter::once("203.0.113.9".to_owned())
+        .chain((0..16).map(|i| format!("10.0.0.{i}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let past_the_bound_headers = [("x-forwarded-for", past_the_bound.as_str())];
+    let all_trusted: String = (0..16)
+        .map(|i| format!("10.0.0.{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let all_trusted_headers = [("x-forwarded-for", all_trusted.as_str())];
+    let fifteen_hops: String = std::iter::once("6.6.6.6, 203.0.113.9".to_owned())
+        .chain((0..15).map(|i| format!("10.0.0.{i}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fifteen_hops_headers = [("x-forwarded-for", fifteen_hops.as_str())];
     let cases: Vec<(&str, ClientKeySource, &[(&str, &str)], &str, &str)> = vec![
         (
             "peer",
@@ -161,11 +176,71 @@ fn client_keys_come_from_the_configured_source_only() {
             "203.0.113.9",
         ),
         (
-            "a garbage rightmost entry falls back to the proxy",
+            "a garbage rightmost entry is no key, never the proxy's",
             trusted(),
             &[("x-forwarded-for", "203.0.113.9, not-an-ip")],
             "10.1.2.3",
+            "unknown",
+        ),
+        (
+            "X-Forwarded-For with a port",
+            trusted(),
+            &[("x-forwarded-for", "6.6.6.6, 203.0.113.9:4711")],
             "10.1.2.3",
+            "203.0.113.9",
+        ),
+        (
+            "X-Forwarded-For IPv6 bare, bracketed, with a port, with a zone, quoted",
+            trusted(),
+            &[
+                ("x-forwarded-for", "2001:db8:9::1"),
+                ("x-forwarded-for", "[2001:db8:9::2]"),
+                ("x-forwarded-for", "[2001:db8:9::3]:443, 10.0.0.9"),
+            ],
+            "10.1.2.3",
+            "2001:db8:9::/64",
+        ),
+        (
+            "X-Forwarded-For with a zone",
+            trusted(),
+            &[("x-forwarded-for", "fe80::1:2:3%eth0")],
+            "10.1.2.3",
+            "fe80::/64",
+        ),
+        (
+            "X-Forwarded-For quoted",
+            trusted(),
+            &[("x-forwarded-for", "\"203.0.113.9\"")],
+            "10.1.2.3",
+            "203.0.113.9",
+        ),
+        (
+            "an empty entry from the proxy is no key",
+            trusted(),
+            &[("x-forwarded-for", "203.0.113.9, ")],
+            "10.1.2.3",
+            "unknown",
+        ),
+        (
+            "a chain of trusted hops past the bound is no key",
+            trusted(),
+            &past_the_bound_headers,
+            "10.1.2.3",
+            "unknown",
+        ),
+        (
+            "a whole chain of trusted hops within the bound: the leftmost",
+            trusted(),
+            &all_trusted_headers,
+            "10.1.2.3",
+            "10.0.0.0",
+        ),
+        (
+            "the client within the bound behind fifteen trusted hops",
+            trusted(),
+            &fifteen_hops_headers,
+            "10.1.2.3",
+            "203.0.113.9",
         ),
         (
             "no header from a trusted proxy: the proxy",
@@ -192,11 +267,28 @@ fn client_keys_come_from_the_configured_source_only() {
             "2001:db8:1:2::/64",
         ),
         (
-            "Forwarded obfuscated identifier: the proxy",
+            "Forwarded obfuscated identifier: no key",
             forwarded(),
             &[("forwarded", "for=_hidden")],
             "10.0.0.1",
+            "unknown",
+        ),
+        (
+            "Forwarded unknown: no key",
+            forwarded(),
+            &[("forwarded", "for=203.0.113.9, for=unknown")],
             "10.0.0.1",
+            "unknown",
+        ),
+        (
+            "Forwarded quoted bracketed IPv6 without a port, with other parameters",
+            forwarded(),
+            &[(
+                "forwarded",
+                "for=6.6.6.6;proto=http, by=10.0.0.1;For=\"[2001:db8:5::1]\"",
+            )],
+            "10.0.0.1",
+            "2001:db8:5::/64",
         ),
         (
             "IPv6 peers are grouped by prefix",
@@ -228,7 +320,7 @@ fn client_keys_come_from_the_configured_source_only() {
         ),
         (
             "a function",
-            ClientKeySource::Custom(Arc::new(|r: &Request<'_>| {
+            ClientKeySource::Custom(Arc::new(|r: &Head<'_>| {
                 Some(format!("{}-{}", r.method, r.path))
             })),
             &[],
@@ -239,6 +331,19 @@ fn client_keys_come_from_the_configured_source_only() {
     for (name, source, headers, peer, want) in cases {
         assert_eq!(key_of(source, 64, headers, peer), want, "{name}");
     }
+    // Unreadable entries are counted apart from plain missing keys.
+    let th = tracehound(RateLimitConfig::disabled());
+    let mut config = HttpConfig::default();
+    config.client_key = trusted();
+    let policy = HttpPolicy::new(th, config, |_: &Request<'_>| None).unwrap();
+    let garbage = List::new(&[("x-forwarded-for", "203.0.113.9, not-an-ip")]);
+    let _ = policy.inspect(&request("GET", "/", None, &garbage, "10.1.2.3", b""));
+    let _ = policy.inspect(&Request {
+        peer: None,
+        ..request("GET", "/", None, &garbage, "10.1.2.3", b"")
+    });
+    let stats = policy.stats();
+    assert_eq!((stats.missing_keys, stats.unreadable_keys), (2, 1));
     assert_eq!(
         key_of(ClientKeySource::Peer, 48, &[], "2001:db8:aaaa:bbbb::1"),
         "2001:db8:aaaa::/48"
@@ -409,26 +514,42 @@ fn only_signed_fresh_verdicts_for_this_request_are_believed() {
             malformed,
         ),
         (
-            "unknown field",
+            "an unknown field after a verdict",
             h(format!(
                 "{},extra=1",
                 sign("GET", "/", NOW, "injection", "high")
             )),
             "GET",
             "/",
-            None,
-            malformed,
+            Some(403),
+            [1, 1, 0, 0],
         ),
         (
-            "duplicated field",
+            "an unknown field inside a verdict",
+            h(sign("GET", "/", NOW, "injection", "high").replace(",ts=", ",extra=1,ts=")),
+            "GET",
+            "/",
+            None,
+            [0, 2, 0, 0],
+        ),
+        (
+            "a stray field before a valid verdict",
             h(format!(
                 "category=spam,{}",
                 sign("GET", "/", NOW, "injection", "high")
             )),
             "GET",
             "/",
+            Some(403),
+            [1, 1, 0, 0],
+        ),
+        (
+            "a repeated field inside a verdict",
+            h(sign("GET", "/", NOW, "injection", "high").replace(",ts=", ",severity=low,ts=")),
+            "GET",
+            "/",
             None,
-            malformed,
+            [0, 2, 0, 0],
         ),
         (
             "uppercase hex",
@@ -441,8 +562,8 @@ fn only_signed_fresh_verdicts_for_this_request_are_believed() {
                 .replace(",SIG=", ",sig=")),
             "GET",
             "/",
-            None,
-            malformed,
+            Some(403),
+            accepted,
         ),
         (
             "two verdict headers",
@@ -458,8 +579,8 @@ fn only_signed_fresh_verdicts_for_this_request_are_believed() {
             ],
             "GET",
             "/",
-            None,
-            malformed,
+            Some(403),
+            [2, 0, 0, 0],
         ),
         (
             "unknown severity",
@@ -655,4 +776,385 @@ fn a_panicking_detector_lets_the_request_through() {
     assert!(inspection.outcome.is_none());
     assert_eq!(policy.stats().panics, 1);
     assert_eq!(policy.stats().requests, 1);
+}
+
+/// A policy with the verdict detector, and what it did with one request.
+struct VerdictCase {
+    status: Option<u16>,
+    severity: Option<Severity>,
+    stats: VerdictStats,
+}
+
+fn verdict_case(
+    headers: &[(&str, String)],
+    method: &str,
+    target: &str,
+    body: &[u8],
+    body_truncated: bool,
+) -> VerdictCase {
+    let waf = waf();
+    let th = tracehound(RateLimitConfig::disabled());
+    let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), waf.clone()).unwrap();
+    let headers = List::new(
+        &headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    let request = Request {
+        body_truncated,
+        ..request(method, path, query, &headers, "198.51.100.7", body)
+    };
+    let inspection = policy.inspect(&request);
+    VerdictCase {
+        status: inspection.decision.rejection().map(|r| r.status),
+        severity: th.list().first().map(|r| r.severity()),
+        stats: waf.stats(),
+    }
+}
+
+#[test]
+fn no_other_value_can_strip_or_cancel_a_valid_verdict() {
+    let waf = waf();
+    let valid = waf.sign("POST", "/login", NOW - 5, "injection", "high");
+    let others: Vec<(&str, String)> = vec![
+        ("garbage", "garbage".into()),
+        ("empty", String::new()),
+        ("spaces", "   ".into()),
+        ("binary-ish", "\u{1}\u{7f}".into()),
+        (
+            "forged",
+            waf.sign("POST", "/other", NOW, "injection", "high"),
+        ),
+        ("another secret", {
+            let other = SignedVerdict::new(b"another secret, also 32 bytes!!!".to_vec()).unwrap();
+            other.sign("POST", "/login", NOW, "ddos", "low")
+        }),
+        (
+            "stale",
+            waf.sign("POST", "/login", NOW - 3600, "injection", "high"),
+        ),
+        ("duplicate", valid.clone()),
+        ("partial", "category=injection,severity=low".into()),
+        ("dangling sig", "sig=00".into()),
+        ("long", "x".repeat(10_000)),
+    ];
+    for (name, other) in &others {
+        let layouts: Vec<(&str, Vec<(&str, String)>)> = vec![
+            (
+                "line before",
+                vec![
+                    ("tracehound-verdict", other.clone()),
+                    ("tracehound-verdict", valid.clone()),
+                ],
+            ),
+            (
+                "line after",
+                vec![
+                    ("tracehound-verdict", valid.clone()),
+                    ("tracehound-verdict", other.clone()),
+                ],
+            ),
+            (
+                "joined before",
+                vec![("tracehound-verdict", format!("{other}, {valid}"))],
+            ),
+            (
+                "joined after",
+                vec![("tracehound-verdict", format!("{valid},{other}"))],
+            ),
+            (
+                "joined without a space",
+                vec![("tracehound-verdict", format!("{other},{valid}"))],
+            ),
+        ];
+        for (layout, headers) in layouts {
+            let case = verdict_case(&headers, "POST", "/login", b"", false);
+            assert_eq!(case.status, Some(403), "{name}, {layout}");
+            assert!(
+                case.stats.accepted >= 1,
+                "{name}, {layout}: {:?}",
+                case.stats
+            );
+            let counted =
+                case.stats.accepted + case.stats.malformed + case.stats.forged + case.stats.stale;
+            assert!(
+                counted >= 2,
+                "{name}, {layout}: the other value is counted: {:?}",
+                case.stats
+            );
+        }
+    }
+}
+
+#[test]
+fn several_valid_verdicts_resolve_to_the_highest_severity() {
+    let waf = waf();
+    let sign = |severity: &str| waf.sign("GET", "/a?b=c", NOW, "injection", severity);
+    for order in [
+        ["low", "critical", "medium"],
+        ["critical", "low", "medium"],
+        ["medium", "low", "critical"],
+    ] {
+        let joined = vec![("tracehound-verdict", order.map(sign).join(", "))];
+        let lines: Vec<(&str, String)> = order
+            .iter()
+            .map(|s| ("tracehound-verdict", sign(s)))
+            .collect();
+        for headers in [joined, lines] {
+            let case = verdict_case(&headers, "GET", "/a?b=c", b"", false);
+            assert_eq!(case.status, Some(403));
+            assert_eq!(case.severity, Some(Severity::Critical), "{order:?}");
+            assert_eq!(case.stats.accepted, 3);
+        }
+    }
+}
+
+#[test]
+fn verdicts_are_read_from_the_right_within_bounds() {
+    let waf = waf();
+    let valid = waf.sign("GET", "/", NOW, "injection", "high");
+    let forged = waf.sign("GET", "/elsewhere", NOW, "injection", "high");
+    // Eight forged verdicts before the gateway's: it is still the rightmost, and read.
+    let mut headers: Vec<(&str, String)> = (0..20)
+        .map(|_| ("tracehound-verdict", forged.clone()))
+        .collect();
+    headers.push(("tracehound-verdict", valid.clone()));
+    let case = verdict_case(&headers, "GET", "/", b"", false);
+    assert_eq!(case.status, Some(403));
+    assert_eq!(
+        (case.stats.accepted, case.stats.forged, case.stats.ignored),
+        (1, 7, 13),
+        "the last 8 lines are read, 8 verdicts checked"
+    );
+    let joined = vec![(
+        "tracehound-verdict",
+        format!("{}, {valid}", vec![forged.as_str(); 20].join(", ")),
+    )];
+    let case = verdict_case(&joined, "GET", "/", b"", false);
+    assert_eq!(case.status, Some(403));
+    assert_eq!((case.stats.accepted, case.stats.forged), (1, 7));
+    // Something after the gateway's verdict can only come from the gateway side; past the
+    // bound, a valid verdict is not read.
+    let mut headers = vec![("tracehound-verdict", valid.clone())];
+    headers.extend((0..8).map(|_| ("tracehound-verdict", forged.clone())));
+    let case = verdict_case(&headers, "GET", "/", b"", false);
+    assert_eq!(case.status, None);
+    assert_eq!(
+        (case.stats.accepted, case.stats.forged, case.stats.ignored),
+        (0, 8, 1)
+    );
+}
+
+#[test]
+fn a_verdict_bound_to_a_body_holds_only_for_that_body() {
+    let waf = waf();
+    let body = br#"{"user":"admin","password":"' OR 1=1 --"}"#;
+    let bound = waf.sign_with_body("POST", "/login", NOW, "injection", "critical", body);
+    let h = |v: String| vec![("tracehound-verdict", v)];
+    let stats = |c: &VerdictCase| {
+        let s = c.stats;
+        [
+            s.accepted,
+            s.malformed,
+            s.forged,
+            s.body_mismatch,
+            s.body_unchecked,
+        ]
+    };
+    let case = verdict_case(&h(bound.clone()), "POST", "/login", body, false);
+    assert_eq!((case.status, stats(&case)), (Some(403), [1, 0, 0, 0, 0]));
+    let case = verdict_case(
+        &h(bound.clone()),
+        "POST",
+        "/login",
+        b"{\"another\":\"body\"}",
+        false,
+    );
+    assert_eq!(
+        (case.status, stats(&case)),
+        (None, [0, 0, 0, 1, 0]),
+        "replayed with another body"
+    );
+    let case = verdict_case(&h(bound.clone()), "POST", "/login", b"", false);
+    assert_eq!(
+        (case.status, stats(&case)),
+        (None, [0, 0, 0, 1, 0]),
+        "replayed without a body"
+    );
+    let case = verdict_case(&h(bound.clone()), "POST", "/login", &body[..10], true);
+    assert_eq!(
+        (case.status, stats(&case)),
+        (Some(403), [1, 0, 0, 0, 1]),
+        "a body longer than the cap cannot be checked; the signed verdict still counts"
+    );
+    // The binding is signed: swapping in the hash of another body breaks the signature.
+    let other = waf.sign_with_body("POST", "/login", NOW, "injection", "critical", b"x");
+    let other_hash = other
+        .split("body=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    let ours = bound
+        .split("body=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    let swapped = bound.replace(ours, other_hash);
+    let case = verdict_case(&h(swapped), "POST", "/login", b"x", false);
+    assert_eq!((case.status, stats(&case)), (None, [0, 0, 1, 0, 0]));
+    // Removing the binding breaks it too.
+    let unbound = bound.replace(&format!(",body={ours}"), "");
+    let case = verdict_case(&h(unbound), "POST", "/login", body, false);
+    assert_eq!((case.status, stats(&case)), (None, [0, 0, 1, 0, 0]));
+    // Upper-case hex in `sig`; a malformed binding.
+    let upper_sig = {
+        let (fields, sig) = bound.rsplit_once("sig=").unwrap();
+        format!("{fields}sig={}", sig.to_uppercase())
+    };
+    let case = verdict_case(&h(upper_sig), "POST", "/login", body, false);
+    assert_eq!((case.status, stats(&case)), (Some(403), [1, 0, 0, 0, 0]));
+    let broken = bound.replace(ours, "zz");
+    let case = verdict_case(&h(broken), "POST", "/login", body, false);
+    assert_eq!((case.status, stats(&case)), (None, [0, 1, 0, 0, 0]));
+}
+
+#[test]
+fn the_head_decides_what_needs_no_body() {
+    let waf = waf();
+    let mut rate_limit = RateLimitConfig::default();
+    rate_limit.requests = 1;
+    rate_limit.window = Duration::from_secs(60);
+    rate_limit.block = Duration::from_secs(60);
+    let th = tracehound(rate_limit);
+    let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), waf.clone()).unwrap();
+    let none = List::new(&[]);
+    let head = |headers| Head {
+        method: "POST",
+        path: "/upload",
+        query: None,
+        headers,
+        peer: Some("198.51.100.9".parse().unwrap()),
+    };
+    // No verdict: clean from the head alone, nothing to buffer.
+    match policy.admit(&head(&none)) {
+        Admission::Decided(inspection) => {
+            assert_eq!(inspection.decision, Decision::Pass);
+            assert_eq!(inspection.outcome, Some(Outcome::Clean));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Over the quota: refused from the head alone, verdict or not.
+    let marked = List::new(&[(
+        "tracehound-verdict",
+        &waf.sign("POST", "/upload", NOW, "injection", "high"),
+    )]);
+    for headers in [&none, &marked] {
+        match policy.admit(&head(headers)) {
+            Admission::Decided(inspection) => {
+                assert_eq!(inspection.decision.rejection().map(|r| r.status), Some(429));
+                assert!(matches!(
+                    inspection.outcome,
+                    Some(Outcome::RateLimited { .. })
+                ));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(th.snapshot().outcomes.rate_limited, 2);
+    assert_eq!(th.snapshot().outcomes.clean, 1);
+
+    // A verdict on an admitted source: the body is awaited, counted while it is.
+    let policy = HttpPolicy::new(
+        tracehound(RateLimitConfig::disabled()),
+        HttpConfig::default(),
+        waf.clone(),
+    )
+    .unwrap();
+    let Admission::ReadBody(ticket) = policy.admit(&head(&marked)) else {
+        panic!("a marked request needs its body");
+    };
+    assert_eq!(policy.stats().reading_bodies, 1);
+    let inspection = policy.inspect_body(ticket, &head(&marked).with_body(b"payload", false));
+    assert_eq!(inspection.decision.rejection().map(|r| r.status), Some(403));
+    assert_eq!(policy.stats().reading_bodies, 0);
+
+    // A body that does not come in time: 408, the connection closed; nothing examined.
+    let Admission::ReadBody(ticket) = policy.admit(&head(&marked)) else {
+        panic!("a marked request needs its body");
+    };
+    let inspection = policy.body_timed_out(ticket);
+    let rejection = inspection.decision.rejection().unwrap();
+    assert_eq!(rejection.status, 408);
+    assert!(
+        rejection
+            .headers
+            .contains(&("connection", "close".to_owned()))
+    );
+    assert_eq!(inspection.outcome, None);
+    // A ticket dropped unused (a client gone mid-body) leaves the gauge too.
+    let Admission::ReadBody(ticket) = policy.admit(&head(&marked)) else {
+        panic!("a marked request needs its body");
+    };
+    drop(ticket);
+    let stats = policy.stats();
+    assert_eq!(
+        (stats.reading_bodies, stats.body_timeouts, stats.rejected),
+        (0, 1, 2)
+    );
+
+    // Dry run serves a request whose body timed out.
+    let mut config = HttpConfig::default();
+    config.dry_run = true;
+    let policy = HttpPolicy::new(tracehound(RateLimitConfig::disabled()), config, waf).unwrap();
+    let Admission::ReadBody(ticket) = policy.admit(&head(&marked)) else {
+        panic!("a marked request needs its body");
+    };
+    assert_eq!(policy.body_timed_out(ticket).decision, Decision::Pass);
+    assert_eq!(policy.stats().dry_run_passed, 1);
+}
+
+#[test]
+fn a_detector_that_reads_bodies_gets_every_body() {
+    let flag_posts = |r: &Request<'_>| {
+        (r.body == b"attack").then(|| ThreatSignal::new(Category::Injection, Severity::High))
+    };
+    let policy = HttpPolicy::new(
+        tracehound(RateLimitConfig::disabled()),
+        HttpConfig::default(),
+        flag_posts,
+    )
+    .unwrap();
+    let none = List::new(&[]);
+    let head = Head {
+        method: "POST",
+        path: "/",
+        query: None,
+        headers: &none,
+        peer: Some("198.51.100.9".parse().unwrap()),
+    };
+    let Admission::ReadBody(ticket) = policy.admit(&head) else {
+        panic!("a closure detector may read the body");
+    };
+    let inspection = policy.inspect_body(ticket, &head.with_body(b"attack", false));
+    assert_eq!(inspection.decision.rejection().map(|r| r.status), Some(403));
+}
+
+#[test]
+fn body_timeouts_are_validated() {
+    let mut config = HttpConfig::default();
+    config.body_timeout = Duration::ZERO;
+    assert!(config.validate().is_err());
+    config.body_timeout = Duration::from_secs(3601);
+    assert!(config.validate().is_err());
+    config.body_timeout = Duration::from_millis(1);
+    assert!(config.validate().is_ok());
 }

@@ -1,11 +1,12 @@
 //! Which source a request is keyed by, chosen by the operator and never guessed.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use super::Request;
+use super::Head;
 use crate::SourceKey;
 
 /// Where the client key (rate limiting and evidence source) comes from.
@@ -13,6 +14,16 @@ use crate::SourceKey;
 /// Forwarding headers are honoured only when the connection comes from a configured trusted
 /// proxy, and are read from the right: the rightmost address a trusted proxy did not add is
 /// the client. A client can put anything in the leftmost entries, so they never count.
+///
+/// Entries are read in the forms proxies write: `192.0.2.7`, `192.0.2.7:4711`,
+/// `2001:db8::7`, `[2001:db8::7]`, `[2001:db8::7]:4711`, `fe80::7%eth0` (the zone is
+/// dropped), each possibly in double quotes (`for="[2001:db8::7]:4711"`). At most
+/// [`MAX_HOPS`] entries are read from the right. When the entry that names the client
+/// cannot be read (garbage, an obfuscated `for=_hidden` or `for=unknown`), or every entry
+/// read is a trusted proxy while more entries lie beyond the bound, the request has no key:
+/// the [`MissingKey`](super::MissingKey) policy decides, and the case is counted in
+/// [`HttpStats::unreadable_keys`](super::HttpStats::unreadable_keys). It is never keyed by
+/// the proxy's own address, which would put every client behind the proxy under one key.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum ClientKeySource {
@@ -38,8 +49,23 @@ pub enum ClientKeySource {
     Custom(KeyFn),
 }
 
-/// A function that computes the client key of a request.
-pub type KeyFn = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
+/// A function that computes the client key of a request from its head (the key is needed
+/// before the body is read).
+pub type KeyFn = Arc<dyn Fn(&Head<'_>) -> Option<String> + Send + Sync>;
+
+/// Most forwarding entries read, from the right.
+pub const MAX_HOPS: usize = 16;
+
+/// What the configured source found.
+#[derive(Debug)]
+pub(crate) enum Key {
+    /// The key.
+    Found(SourceKey),
+    /// The source has nothing: no peer address, or the named header is absent.
+    Missing,
+    /// A forwarding header from a trusted proxy that names no readable client.
+    Unreadable,
+}
 
 impl fmt::Debug for ClientKeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -158,9 +184,10 @@ pub(crate) fn address_key(ip: IpAddr, ipv6_prefix: u8) -> SourceKey {
 }
 
 /// The client address a chain of forwarding entries names, reading from the right past
-/// trusted proxies; `None` when the rightmost untrusted entry is not an address.
+/// trusted proxies. `more` says whether entries were left unread to the left of `entries`.
 fn rightmost_untrusted(
-    entries: &[&str],
+    entries: &VecDeque<String>,
+    more: bool,
     trusted: &[IpPrefix],
     parse: impl Fn(&str) -> Option<IpAddr>,
 ) -> Option<IpAddr> {
@@ -172,13 +199,50 @@ fn rightmost_untrusted(
             return Some(ip);
         }
     }
-    // Every hop was a trusted proxy: the leftmost is as close to the client as we get.
-    last
+    // Every hop read was a trusted proxy. If that was the whole chain, the leftmost is
+    // where the request started (a proxy's own request); otherwise the client is unread.
+    if more { None } else { last }
 }
 
-/// One `for=` value of a `Forwarded` element: an address, possibly quoted, with IPv6 in
-/// brackets and an optional port. Obfuscated identifiers (`_hidden`, `unknown`) are not
-/// addresses.
+/// A node as proxies write it: an address, possibly quoted, IPv6 possibly in brackets,
+/// possibly with a port, possibly with a zone. Anything else (obfuscated identifiers such
+/// as `_hidden` or `unknown`) is not an address.
+fn node_address(text: &str) -> Option<IpAddr> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    let (addr, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (addr, after) = rest.split_once(']')?;
+            let port = if after.is_empty() {
+                None
+            } else {
+                Some(after.strip_prefix(':')?)
+            };
+            (addr, port)
+        }
+        // One colon is an IPv4 address and a port; more are an IPv6 address.
+        None => match text.split_once(':') {
+            Some((addr, port)) if !port.contains(':') => (addr, Some(port)),
+            _ => (text, None),
+        },
+    };
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let addr = match addr.split_once('%') {
+        Some((addr, zone)) if !zone.is_empty() && addr.contains(':') => addr,
+        Some(_) => return None,
+        None => addr,
+    };
+    addr.parse().ok()
+}
+
+/// The `for=` value of one `Forwarded` element (`for=...;proto=https;by=...`).
 fn forwarded_for(element: &str) -> Option<IpAddr> {
     let value = element.split(';').find_map(|pair| {
         let (name, value) = pair.trim().split_once('=')?;
@@ -186,78 +250,116 @@ fn forwarded_for(element: &str) -> Option<IpAddr> {
             .eq_ignore_ascii_case("for")
             .then_some(value.trim())
     })?;
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value);
-    if let Some(rest) = value.strip_prefix('[') {
-        let (addr, _) = rest.split_once(']')?;
-        return addr.parse().ok();
-    }
-    let addr = match value.rsplit_once(':') {
-        Some((addr, port)) if port.bytes().all(|b| b.is_ascii_digit()) => addr,
-        _ => value,
-    };
-    addr.parse().ok()
+    node_address(value)
 }
 
-/// The entries of every value of a comma-separated header, in order.
-fn list_entries<'a>(request: &'a Request<'a>, name: &str, out: &mut Vec<String>) {
-    request.headers.each_value(name, &mut |value| {
-        if let Ok(text) = std::str::from_utf8(value) {
-            out.extend(text.split(',').map(str::to_owned));
+/// The last [`MAX_HOPS`] entries of every value of a comma-separated header, in order, and
+/// whether there were more.
+fn last_entries(head: &Head<'_>, name: &str) -> (VecDeque<String>, bool) {
+    let mut entries = VecDeque::with_capacity(MAX_HOPS);
+    let mut more = false;
+    head.headers.each_value(name, &mut |value| {
+        // Not text: a broken entry, read as such.
+        let text = String::from_utf8_lossy(value);
+        for entry in text.split(',') {
+            if entries.len() == MAX_HOPS {
+                entries.pop_front();
+                more = true;
+            }
+            entries.push_back(entry.to_owned());
         }
     });
+    (entries, more)
 }
 
 impl ClientKeySource {
-    /// The key of `request`, or `None` when the configured source has nothing.
-    pub(crate) fn key(&self, request: &Request<'_>, ipv6_prefix: u8) -> Option<SourceKey> {
-        let peer = request.peer.map(unmap);
-        let forwarded = |header: &str, trusted: &[IpPrefix], forwarded: bool| {
-            let peer = peer?;
-            if !trusted.iter().any(|net| net.contains(peer)) {
-                return Some(peer);
-            }
-            let mut entries = Vec::new();
-            list_entries(request, header, &mut entries);
-            if entries.is_empty() {
-                return Some(peer);
-            }
-            let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
-            let found = if forwarded {
-                rightmost_untrusted(&refs, trusted, forwarded_for)
-            } else {
-                rightmost_untrusted(&refs, trusted, |e| e.parse().ok())
+    /// The key of the request with this head.
+    pub(crate) fn key(&self, head: &Head<'_>, ipv6_prefix: u8) -> Key {
+        let peer = head.peer.map(unmap);
+        let forwarded = |header: &str, trusted: &[IpPrefix], parse: fn(&str) -> Option<IpAddr>| {
+            let Some(peer) = peer else {
+                return Key::Missing;
             };
-            // A malformed entry added by our own proxy: key by the proxy, never by a guess.
-            Some(found.unwrap_or(peer))
+            if !trusted.iter().any(|net| net.contains(peer)) {
+                return Key::Found(address_key(peer, ipv6_prefix));
+            }
+            let (entries, more) = last_entries(head, header);
+            if entries.is_empty() {
+                // A trusted proxy that added nothing: the request is the proxy's own.
+                return Key::Found(address_key(peer, ipv6_prefix));
+            }
+            match rightmost_untrusted(&entries, more, trusted, parse) {
+                Some(ip) => Key::Found(address_key(ip, ipv6_prefix)),
+                None => Key::Unreadable,
+            }
         };
-        let ip = match self {
-            ClientKeySource::Peer => peer,
+        match self {
+            ClientKeySource::Peer => match peer {
+                Some(ip) => Key::Found(address_key(ip, ipv6_prefix)),
+                None => Key::Missing,
+            },
             ClientKeySource::RightmostForwardedFor { trusted_proxies } => {
-                forwarded("x-forwarded-for", trusted_proxies, false)
+                forwarded("x-forwarded-for", trusted_proxies, node_address)
             }
             ClientKeySource::RightmostForwarded { trusted_proxies } => {
-                forwarded("forwarded", trusted_proxies, true)
+                forwarded("forwarded", trusted_proxies, forwarded_for)
             }
             ClientKeySource::Header(name) => {
                 let mut value = None;
-                request
-                    .headers
+                head.headers
                     .each_value(&name.to_ascii_lowercase(), &mut |v| {
                         value.get_or_insert_with(|| String::from_utf8_lossy(v).trim().to_owned());
                     });
-                let value = value.filter(|v| !v.is_empty())?;
-                return Some(match value.parse::<IpAddr>() {
-                    Ok(ip) => address_key(ip, ipv6_prefix),
-                    Err(_) => SourceKey::new(value),
-                });
+                match value.filter(|v| !v.is_empty()) {
+                    None => Key::Missing,
+                    Some(value) => Key::Found(match node_address(&value) {
+                        Some(ip) => address_key(ip, ipv6_prefix),
+                        None => SourceKey::new(value),
+                    }),
+                }
             }
-            ClientKeySource::Custom(f) => {
-                return f(request).filter(|k| !k.is_empty()).map(SourceKey::new);
-            }
-        };
-        ip.map(|ip| address_key(ip, ipv6_prefix))
+            ClientKeySource::Custom(f) => match f(head).filter(|k| !k.is_empty()) {
+                Some(key) => Key::Found(SourceKey::new(key)),
+                None => Key::Missing,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_read_in_every_form_proxies_write() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("192.0.2.7", Some("192.0.2.7")),
+            (" 192.0.2.7 ", Some("192.0.2.7")),
+            ("192.0.2.7:4711", Some("192.0.2.7")),
+            ("\"192.0.2.7:4711\"", Some("192.0.2.7")),
+            ("2001:db8::7", Some("2001:db8::7")),
+            ("[2001:db8::7]", Some("2001:db8::7")),
+            ("[2001:db8::7]:4711", Some("2001:db8::7")),
+            ("\"[2001:db8::7]:4711\"", Some("2001:db8::7")),
+            ("fe80::7%eth0", Some("fe80::7")),
+            ("[fe80::7%25eth0]:80", Some("fe80::7")),
+            ("::ffff:192.0.2.7", Some("::ffff:192.0.2.7")),
+            ("192.0.2.7:", None),
+            ("192.0.2.7:99999999", None),
+            ("192.0.2.7:http", None),
+            ("[2001:db8::7", None),
+            ("[2001:db8::7]x", None),
+            ("192.0.2.7%eth0", None),
+            ("fe80::7%", None),
+            ("_hidden", None),
+            ("unknown", None),
+            ("", None),
+            ("\"", None),
+            ("999.0.2.7", None),
+        ];
+        for (text, want) in cases {
+            let want = want.map(|w| w.parse::<IpAddr>().unwrap_or_else(|_| unreachable!()));
+            assert_eq!(node_address(text), want, "{text:?}");
+        }
     }
 }

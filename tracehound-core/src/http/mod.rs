@@ -1,15 +1,28 @@
 //! The HTTP policy every adapter shares: how a request becomes a [`Scent`], which client it
 //! is keyed by, which detector flags it, and how the [`Outcome`] becomes a response.
 //!
-//! This module has no HTTP types and no runtime. An adapter (`tracehound-tower`,
-//! `tracehound-actix`) buffers the body up to [`HttpPolicy::max_body_bytes`], describes the
-//! request with a [`Request`] (its headers through the one-method [`Headers`] trait), calls
-//! [`HttpPolicy::inspect`], and then either serves the request or writes the
-//! [`Rejection`]. No decision is taken in an adapter.
+//! This module has no HTTP types and no runtime. A request is decided in two steps, so that
+//! nothing is read from a client that is going to be refused anyway:
+//!
+//! 1. **The head.** The adapter describes the request line, headers and peer with a
+//!    [`Head`] (its headers through the one-method [`Headers`] trait) and calls
+//!    [`HttpPolicy::admit`]. The client key is computed and charged to the rate limit here:
+//!    a limited source, or a keyless one under [`MissingKey::Reject`], is refused
+//!    ([`Admission::Decided`]) before a byte of its body is read, and no `100 Continue` is
+//!    owed to it. A request the detector cannot flag (for [`SignedVerdict`]: one without a
+//!    verdict header) is decided here as well, and its body is never buffered.
+//! 2. **The body.** Otherwise ([`Admission::ReadBody`]) the adapter buffers the body up to
+//!    [`HttpPolicy::max_body_bytes`], within [`HttpConfig::body_timeout`], and calls
+//!    [`HttpPolicy::inspect_body`] with a [`Request`], or [`HttpPolicy::body_timed_out`]
+//!    if the deadline passed first (408, and the buffered bytes are dropped).
+//!
+//! The adapter then either serves the request or writes the [`Rejection`]. No decision is
+//! taken in an adapter. [`HttpPolicy::inspect`] runs both steps for a caller that already
+//! holds the whole request, as here:
 //!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
-//! use tracehound::http::{Decision, Headers, HttpConfig, HttpPolicy, Request, SignedVerdict};
+//! use tracehound::http::{Decision, Head, Headers, HttpConfig, HttpPolicy, SignedVerdict};
 //! use tracehound::{Config, RateLimitConfig, Tracehound};
 //!
 //! /// Headers as a list of (lowercase name, value).
@@ -29,16 +42,14 @@
 //! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 //! let verdict = waf.sign("GET", "/search?q=1%27%20OR%201%3D1", now, "injection", "high");
 //! let headers = List(vec![("tracehound-verdict", verdict)]);
-//! let request = Request {
+//! let head = Head {
 //!     method: "GET",
 //!     path: "/search",
 //!     query: Some("q=1%27%20OR%201%3D1"),
 //!     headers: &headers,
 //!     peer: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
-//!     body: b"",
-//!     body_truncated: false,
 //! };
-//! let inspection = policy.inspect(&request);
+//! let inspection = policy.inspect(&head.with_body(b"", false));
 //! let Decision::Reject(rejection) = inspection.decision else { panic!("a signed threat") };
 //! assert_eq!(rejection.status, 403);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -53,14 +64,18 @@ use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-pub use self::client_key::{ClientKeySource, IpPrefix, IpPrefixError, KeyFn};
+pub use self::client_key::{ClientKeySource, IpPrefix, IpPrefixError, KeyFn, MAX_HOPS};
 pub use self::redact::{REDACTED, REDACTED_CARD};
-pub use self::verdict::{SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats};
+pub use self::verdict::{
+    MAX_VERDICT_VALUES, MAX_VERDICTS, SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats,
+};
 use crate::error::ConfigError;
-use crate::{Outcome, Scent, SourceKey, ThreatSignal, Tracehound};
+use crate::{Admitted, Outcome, Scent, SourceKey, ThreatSignal, Tracehound};
+use client_key::Key;
 use redact::Names;
 
 /// The request headers, however the framework stores them.
@@ -70,14 +85,58 @@ pub trait Headers {
     fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8]));
 }
 
-/// A request as the policy sees it. Adapters fill it from their framework's types.
+/// The head of a request (everything but its body), as the policy sees it. Adapters fill it
+/// from their framework's types.
+#[derive(Clone, Copy)]
+pub struct Head<'a> {
+    /// The method, as sent (`GET`).
+    pub method: &'a str,
+    /// The path, as sent, without the query.
+    pub path: &'a str,
+    /// The raw query, without the `?`; `Some("")` when the target ends in `?`.
+    pub query: Option<&'a str>,
+    /// The headers.
+    pub headers: &'a dyn Headers,
+    /// The connection's peer address, if the server knows it.
+    pub peer: Option<IpAddr>,
+}
+
+impl<'a> Head<'a> {
+    /// The whole request: this head with `body`, the first
+    /// [`HttpPolicy::max_body_bytes`] bytes of the body, and whether more followed them.
+    pub fn with_body(self, body: &'a [u8], body_truncated: bool) -> Request<'a> {
+        Request {
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+            peer: self.peer,
+            body,
+            body_truncated,
+        }
+    }
+}
+
+impl fmt::Debug for Head<'_> {
+    /// Shows where the request went, never its content.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Head")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request as the policy sees it: its [`Head`] and the start of its body. Adapters build
+/// it with [`Head::with_body`].
 #[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// The method, as sent (`GET`).
     pub method: &'a str,
     /// The path, as sent, without the query.
     pub path: &'a str,
-    /// The raw query, without the `?`.
+    /// The raw query, without the `?`; `Some("")` when the target ends in `?`.
     pub query: Option<&'a str>,
     /// The headers.
     pub headers: &'a dyn Headers,
@@ -87,6 +146,19 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// Whether more body followed those bytes.
     pub body_truncated: bool,
+}
+
+impl<'a> Request<'a> {
+    /// The head of this request.
+    pub fn head(&self) -> Head<'a> {
+        Head {
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+            peer: self.peer,
+        }
+    }
 }
 
 impl fmt::Debug for Request<'_> {
@@ -106,6 +178,14 @@ impl fmt::Debug for Request<'_> {
 pub trait Detector: Send + Sync {
     /// The threat signal for `request`, or `None` when it is not flagged.
     fn detect(&self, request: &Request<'_>) -> Option<ThreatSignal>;
+
+    /// Whether [`detect`](Self::detect) could flag the request with this head. When it
+    /// cannot, the request passes as clean without its body being buffered. The default,
+    /// `true`, buffers every body: right for detectors that read it.
+    fn may_flag(&self, head: &Head<'_>) -> bool {
+        let _ = head;
+        true
+    }
 }
 
 impl<F> Detector for F
@@ -186,6 +266,11 @@ pub struct HttpConfig {
     /// Body bytes buffered and put in the evidence. Default 64 KiB. The handler always
     /// receives the whole body.
     pub max_body_bytes: usize,
+    /// How long buffering a body for inspection may take, from the moment the head was
+    /// admitted. A body still incomplete then is refused with 408 and what was read of it
+    /// is dropped, so a client that trickles or stalls its body cannot hold the buffer.
+    /// Default 10 s; only requests the detector may flag are buffered.
+    pub body_timeout: Duration,
     /// The status for each blocking outcome.
     pub responses: Responses,
     /// Add `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` to 429
@@ -232,6 +317,7 @@ impl Default for HttpConfig {
                 "ssn",
             ]),
             max_body_bytes: 64 * 1024,
+            body_timeout: Duration::from_secs(10),
             responses: Responses::default(),
             rate_limit_headers: false,
             dry_run: false,
@@ -270,6 +356,12 @@ impl HttpConfig {
             return Err(ConfigError::invalid(
                 "http.responses",
                 "a refusal's status must be between 400 and 599",
+            ));
+        }
+        if self.body_timeout.is_zero() || self.body_timeout > Duration::from_secs(3600) {
+            return Err(ConfigError::invalid(
+                "http.body_timeout",
+                "must be more than 0 and at most an hour",
             ));
         }
         if self.max_body_bytes > 64 << 20 {
@@ -315,15 +407,67 @@ impl Decision {
     }
 }
 
-/// What [`HttpPolicy::inspect`] found and decided.
+/// What the policy found and decided about a request.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Inspection {
     /// What to do with the request.
     pub decision: Decision,
     /// Tracehound's outcome; `None` when the request was not examined (no key with
-    /// [`MissingKey::Pass`], or a panic inside tracehound's part).
+    /// [`MissingKey::Pass`] or [`MissingKey::Reject`], a body that timed out, or a panic
+    /// inside tracehound's part).
     pub outcome: Option<Outcome>,
+}
+
+impl Inspection {
+    fn unexamined(decision: Decision) -> Inspection {
+        Inspection {
+            decision,
+            outcome: None,
+        }
+    }
+}
+
+/// What [`HttpPolicy::admit`] decided from a request's head.
+#[derive(Debug)]
+#[must_use = "a request must be answered as admitted: decided now, or after its body"]
+#[non_exhaustive]
+pub enum Admission {
+    /// Decided without the body, which must not be read for inspection: refuse the request,
+    /// or serve it with its body untouched.
+    Decided(Inspection),
+    /// Buffer the body (up to [`HttpPolicy::max_body_bytes`], within
+    /// [`HttpPolicy::body_timeout`]), then call [`HttpPolicy::inspect_body`], or
+    /// [`HttpPolicy::body_timed_out`] if the deadline passes first.
+    ReadBody(BodyTicket),
+}
+
+/// A request admitted from its head whose body is awaited: its client key and its rate
+/// limit charge. Used up by [`HttpPolicy::inspect_body`] or [`HttpPolicy::body_timed_out`];
+/// while it lives, the request counts in [`HttpStats::reading_bodies`].
+#[derive(Debug)]
+#[must_use = "pass the ticket to inspect_body or body_timed_out"]
+pub struct BodyTicket {
+    source: SourceKey,
+    admitted: Admitted,
+    _reading: Reading,
+}
+
+/// One request in [`HttpStats::reading_bodies`], for as long as it lives.
+#[derive(Debug)]
+struct Reading(Arc<Counters>);
+
+impl Reading {
+    fn start(counters: &Arc<Counters>) -> Reading {
+        counters.reading_bodies.fetch_add(1, Ordering::Relaxed);
+        Reading(Arc::clone(counters))
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.0.reading_bodies.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counters of the HTTP layer.
@@ -336,8 +480,14 @@ pub struct HttpStats {
     pub rejected: u64,
     /// Requests that would have been refused, let through by dry-run mode.
     pub dry_run_passed: u64,
-    /// Requests with no client key.
+    /// Requests with no client key (including the unreadable ones below).
     pub missing_keys: u64,
+    /// Requests whose trusted proxy's forwarding header names no readable client address.
+    pub unreadable_keys: u64,
+    /// Requests whose body was awaited for inspection, now (a gauge).
+    pub reading_bodies: u64,
+    /// Requests whose body did not arrive within [`HttpConfig::body_timeout`] (408).
+    pub body_timeouts: u64,
     /// Panics caught inside tracehound's part of a request (the request passed).
     pub panics: u64,
 }
@@ -348,6 +498,9 @@ struct Counters {
     rejected: AtomicU64,
     dry_run_passed: AtomicU64,
     missing_keys: AtomicU64,
+    unreadable_keys: AtomicU64,
+    reading_bodies: AtomicU64,
+    body_timeouts: AtomicU64,
     panics: AtomicU64,
 }
 
@@ -359,7 +512,7 @@ pub struct HttpPolicy {
     headers: Vec<String>,
     redact_headers: Names,
     redact_fields: Names,
-    counters: Counters,
+    counters: Arc<Counters>,
 }
 
 impl fmt::Debug for HttpPolicy {
@@ -394,7 +547,7 @@ impl HttpPolicy {
             tracehound,
             detector: Arc::new(detector),
             config,
-            counters: Counters::default(),
+            counters: Arc::default(),
         })
     }
 
@@ -413,32 +566,94 @@ impl HttpPolicy {
         self.config.max_body_bytes
     }
 
+    /// How long an adapter waits for those bytes.
+    pub fn body_timeout(&self) -> Duration {
+        self.config.body_timeout
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> HttpStats {
         let c = &self.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         HttpStats {
-            requests: c.requests.load(Ordering::Relaxed),
-            rejected: c.rejected.load(Ordering::Relaxed),
-            dry_run_passed: c.dry_run_passed.load(Ordering::Relaxed),
-            missing_keys: c.missing_keys.load(Ordering::Relaxed),
-            panics: c.panics.load(Ordering::Relaxed),
+            requests: load(&c.requests),
+            rejected: load(&c.rejected),
+            dry_run_passed: load(&c.dry_run_passed),
+            missing_keys: load(&c.missing_keys),
+            unreadable_keys: load(&c.unreadable_keys),
+            reading_bodies: load(&c.reading_bodies),
+            body_timeouts: load(&c.body_timeouts),
+            panics: load(&c.panics),
         }
     }
 
-    /// Runs the request through tracehound and decides. Never panics: a panic anywhere in
-    /// the detector, the key source or tracehound is caught, counted, and the request
-    /// passes (fail-open).
+    /// Both steps at once, for a caller that holds the request's body (or its first
+    /// [`max_body_bytes`](Self::max_body_bytes)) already: [`admit`](Self::admit) its head,
+    /// then, if the body is needed, [`inspect_body`](Self::inspect_body).
     pub fn inspect(&self, request: &Request<'_>) -> Inspection {
+        match self.admit(&request.head()) {
+            Admission::Decided(inspection) => inspection,
+            Admission::ReadBody(ticket) => self.inspect_body(ticket, request),
+        }
+    }
+
+    /// The first step, from the request's head alone: the client key, the rate limit, and
+    /// whether the body is needed at all. Never panics: a panic in the key source,
+    /// detector or tracehound is caught, counted, and the request passes (fail-open).
+    pub fn admit(&self, head: &Head<'_>) -> Admission {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let inspected = panic::catch_unwind(AssertUnwindSafe(|| self.decide(request)));
-        let inspection = inspected.unwrap_or_else(|_| {
-            self.counters.panics.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("tracehound: a panic while inspecting a request; it passes");
-            Inspection {
-                decision: Decision::Pass,
-                outcome: None,
-            }
-        });
+        match panic::catch_unwind(AssertUnwindSafe(|| self.admit_head(head))) {
+            Ok(Admission::Decided(inspection)) => Admission::Decided(self.finish(inspection)),
+            Ok(read) => read,
+            Err(_) => Admission::Decided(self.panicked()),
+        }
+    }
+
+    /// The second step, once the body is buffered: the detector, and tracehound's
+    /// pipeline for the admitted source. Never panics (as [`admit`](Self::admit)).
+    pub fn inspect_body(&self, ticket: BodyTicket, request: &Request<'_>) -> Inspection {
+        let BodyTicket {
+            source, admitted, ..
+        } = ticket;
+        let inspected = panic::catch_unwind(AssertUnwindSafe(|| {
+            let scent = match self.detector.detect(request) {
+                None => Scent::new(source, Value::Null),
+                Some(threat) => Scent::new(source, self.describe(request)).with_signal(threat),
+            };
+            let outcome = self.tracehound.intercept_admitted(admitted, &scent);
+            self.examined(outcome)
+        }));
+        match inspected {
+            Ok(inspection) => self.finish(inspection),
+            Err(_) => self.panicked(),
+        }
+    }
+
+    /// The second step when the body did not arrive within
+    /// [`body_timeout`](Self::body_timeout): 408 with `connection: close` (the adapter
+    /// drops what it buffered), or, in dry-run mode, serve the request with what arrived
+    /// and the rest of the body.
+    pub fn body_timed_out(&self, ticket: BodyTicket) -> Inspection {
+        drop(ticket);
+        self.counters.body_timeouts.fetch_add(1, Ordering::Relaxed);
+        self.finish(Inspection::unexamined(Decision::Reject(Rejection {
+            status: 408,
+            headers: vec![
+                ("connection", "close".to_owned()),
+                ("content-type", "text/plain; charset=utf-8".to_owned()),
+            ],
+            body: "request body too slow\n",
+        })))
+    }
+
+    fn panicked(&self) -> Inspection {
+        self.counters.panics.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("tracehound: a panic while inspecting a request; it passes");
+        Inspection::unexamined(Decision::Pass)
+    }
+
+    /// Applies dry-run mode to a final decision and counts it.
+    fn finish(&self, inspection: Inspection) -> Inspection {
         match inspection.decision {
             Decision::Reject(_) if self.config.dry_run => {
                 self.counters.dry_run_passed.fetch_add(1, Ordering::Relaxed);
@@ -455,42 +670,56 @@ impl HttpPolicy {
         }
     }
 
-    fn decide(&self, request: &Request<'_>) -> Inspection {
-        let source = match self.config.client_key.key(request, self.config.ipv6_prefix) {
-            Some(key) => key,
-            None => {
-                self.counters.missing_keys.fetch_add(1, Ordering::Relaxed);
-                match self.config.missing_key {
-                    MissingKey::Shared => SourceKey::new(UNKNOWN_SOURCE),
-                    MissingKey::Pass => {
-                        return Inspection {
-                            decision: Decision::Pass,
-                            outcome: None,
-                        };
-                    }
-                    MissingKey::Reject(status) => {
-                        return Inspection {
-                            decision: Decision::Reject(Rejection {
-                                status,
-                                headers: Vec::new(),
-                                body: "no client address\n",
-                            }),
-                            outcome: None,
-                        };
-                    }
-                }
-            }
-        };
-        let scent = match self.detector.detect(request) {
-            // Clean traffic costs no description: the payload is only built for threats.
-            None => Scent::new(source, Value::Null),
-            Some(threat) => Scent::new(source, self.describe(request)).with_signal(threat),
-        };
-        let outcome = self.tracehound.intercept(&scent);
+    fn examined(&self, outcome: Outcome) -> Inspection {
         Inspection {
             decision: self.respond(&outcome),
             outcome: Some(outcome),
         }
+    }
+
+    fn admit_head(&self, head: &Head<'_>) -> Admission {
+        let source = match self.config.client_key.key(head, self.config.ipv6_prefix) {
+            Key::Found(key) => key,
+            missing => {
+                self.counters.missing_keys.fetch_add(1, Ordering::Relaxed);
+                if matches!(missing, Key::Unreadable) {
+                    self.counters
+                        .unreadable_keys
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                match self.config.missing_key {
+                    MissingKey::Shared => SourceKey::new(UNKNOWN_SOURCE),
+                    MissingKey::Pass => {
+                        return Admission::Decided(Inspection::unexamined(Decision::Pass));
+                    }
+                    MissingKey::Reject(status) => {
+                        return Admission::Decided(Inspection::unexamined(Decision::Reject(
+                            Rejection {
+                                status,
+                                headers: Vec::new(),
+                                body: "no client address\n",
+                            },
+                        )));
+                    }
+                }
+            }
+        };
+        let admitted = match self.tracehound.admit(&source) {
+            Ok(admitted) => admitted,
+            Err(outcome) => return Admission::Decided(self.examined(outcome)),
+        };
+        if !self.detector.may_flag(head) {
+            // Clean traffic costs no buffering and no description.
+            let outcome = self
+                .tracehound
+                .intercept_admitted(admitted, &Scent::new(source, Value::Null));
+            return Admission::Decided(self.examined(outcome));
+        }
+        Admission::ReadBody(BodyTicket {
+            source,
+            admitted,
+            _reading: Reading::start(&self.counters),
+        })
     }
 
     /// The evidence: method, path, query, allowed headers and body, redacted.
