@@ -1,11 +1,13 @@
 //! Reading the first bytes of a request body without taking it from the handler.
 
-use std::future::poll_fn;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
+use actix_web::rt::time::sleep;
 use actix_web::web::Bytes;
 use futures_core::Stream;
 
@@ -15,6 +17,8 @@ pub(crate) struct Buffered {
     bytes: Vec<u8>,
     cap: usize,
     rest: Rest,
+    /// The deadline passed before the body was buffered.
+    pub(crate) timed_out: bool,
 }
 
 /// What follows the buffered bytes.
@@ -27,23 +31,40 @@ enum Rest {
     Failed(PayloadError),
 }
 
-/// Reads `payload` until more than `cap` bytes have arrived or it ends (or fails).
+/// Reads `payload` until more than `cap` bytes have arrived or it ends (or fails), or until
+/// `timeout` has passed ([`Buffered::timed_out`]).
 ///
 /// At most one chunk past the cap is held, so memory stays near `cap` whatever the body's
 /// size. Reading one chunk past the cap is also how "more followed" is known.
-pub(crate) async fn buffer(mut payload: Payload, cap: usize) -> Buffered {
+pub(crate) async fn buffer(mut payload: Payload, cap: usize, timeout: Duration) -> Buffered {
+    let mut deadline = pin!(sleep(timeout));
     let mut bytes = Vec::new();
+    let mut timed_out = false;
     let rest = loop {
         if bytes.len() > cap {
             break Rest::More(payload);
         }
-        match poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
+        let next = poll_fn(|cx| match Pin::new(&mut payload).poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(Some(item)),
+            Poll::Pending => deadline.as_mut().poll(cx).map(|()| None),
+        })
+        .await;
+        let Some(next) = next else {
+            timed_out = true;
+            break Rest::More(payload);
+        };
+        match next {
             None => break Rest::End,
             Some(Ok(chunk)) => bytes.extend_from_slice(&chunk),
             Some(Err(error)) => break Rest::Failed(error),
         }
     };
-    Buffered { bytes, cap, rest }
+    Buffered {
+        bytes,
+        cap,
+        rest,
+        timed_out,
+    }
 }
 
 impl Buffered {
@@ -104,6 +125,9 @@ mod tests {
 
     use super::*;
 
+    /// A deadline no test reaches.
+    const LONG: Duration = Duration::from_secs(3600);
+
     /// A body arriving in the given chunks.
     struct Chunks(VecDeque<Result<Bytes, PayloadError>>);
 
@@ -145,7 +169,7 @@ mod tests {
     fn reads_one_chunk_past_the_cap_and_replays_everything() {
         run(async {
             let chunks = vec![chunk(1, 600), chunk(2, 600), chunk(3, 600)];
-            let buffered = buffer(payload(chunks), 1024).await;
+            let buffered = buffer(payload(chunks), 1024, LONG).await;
             assert_eq!(buffered.inspected().len(), 1024);
             assert!(buffered.truncated());
             assert!(matches!(buffered.rest, Rest::More(_)));
@@ -159,7 +183,7 @@ mod tests {
     #[test]
     fn a_body_of_exactly_the_cap_is_whole() {
         run(async {
-            let buffered = buffer(payload(vec![chunk(7, 512), chunk(8, 512)]), 1024).await;
+            let buffered = buffer(payload(vec![chunk(7, 512), chunk(8, 512)]), 1024, LONG).await;
             assert_eq!(buffered.inspected().len(), 1024);
             assert!(!buffered.truncated());
             let (bytes, error) = drain(buffered.into_payload()).await;
@@ -171,11 +195,11 @@ mod tests {
     #[test]
     fn a_zero_cap_still_learns_whether_there_is_a_body() {
         run(async {
-            let empty = buffer(payload(Vec::new()), 0).await;
+            let empty = buffer(payload(Vec::new()), 0, LONG).await;
             assert!(empty.inspected().is_empty() && !empty.truncated());
             assert!(matches!(empty.into_payload(), Payload::None));
 
-            let some = buffer(payload(vec![chunk(5, 10)]), 0).await;
+            let some = buffer(payload(vec![chunk(5, 10)]), 0, LONG).await;
             assert!(some.inspected().is_empty() && some.truncated());
             assert_eq!(drain(some.into_payload()).await.0, vec![5; 10]);
         });
@@ -185,7 +209,7 @@ mod tests {
     fn a_read_error_is_inspected_as_truncated_and_handed_on() {
         run(async {
             let chunks = vec![chunk(9, 100), Err(PayloadError::Incomplete(None))];
-            let buffered = buffer(payload(chunks), 1024).await;
+            let buffered = buffer(payload(chunks), 1024, LONG).await;
             assert_eq!(buffered.inspected(), &[9; 100][..]);
             assert!(buffered.truncated());
             let (bytes, error) = drain(buffered.into_payload()).await;

@@ -10,7 +10,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpResponse};
-use tracehound::http::{Decision, HttpPolicy, Inspection, Request};
+use tracehound::http::{Admission, Decision, Head, HttpPolicy, Inspection};
 
 use crate::body;
 use crate::headers::ActixHeaders;
@@ -54,18 +54,27 @@ where
         let service = Rc::clone(&self.service);
         let policy = Arc::clone(&self.policy);
         Box::pin(async move {
-            let body = body::buffer(req.take_payload(), policy.max_body_bytes()).await;
-            let inspection = policy.inspect(&Request {
-                method: req.method().as_str(),
-                path: req.uri().path(),
-                query: req.uri().query(),
-                headers: &ActixHeaders(req.headers()),
-                // The TCP peer; forwarding headers are the policy's business.
-                peer: req.peer_addr().map(|addr| addr.ip()),
-                body: body.inspected(),
-                body_truncated: body.truncated(),
-            });
-            req.set_payload(body.into_payload());
+            let admission = policy.admit(&head(&req, &ActixHeaders(req.headers())));
+            let inspection = match admission {
+                Admission::Decided(inspection) => inspection,
+                Admission::ReadBody(ticket) => {
+                    let cap = policy.max_body_bytes();
+                    let body = body::buffer(req.take_payload(), cap, policy.body_timeout()).await;
+                    let inspection = if body.timed_out {
+                        policy.body_timed_out(ticket)
+                    } else {
+                        let headers = ActixHeaders(req.headers());
+                        let request =
+                            head(&req, &headers).with_body(body.inspected(), body.truncated());
+                        policy.inspect_body(ticket, &request)
+                    };
+                    // A refused request's buffered bytes and unread body are dropped here.
+                    if inspection.decision.rejection().is_none() {
+                        req.set_payload(body.into_payload());
+                    }
+                    inspection
+                }
+            };
             match respond(&inspection.decision) {
                 Some(refusal) => Ok(req.into_response(refusal).map_into_right_body()),
                 None => {
@@ -75,6 +84,18 @@ where
                 }
             }
         })
+    }
+}
+
+/// The head as the policy sees it: the request target exactly as received, and the TCP
+/// peer (forwarding headers are the policy's business).
+fn head<'a>(req: &'a ServiceRequest, headers: &'a ActixHeaders<'a>) -> Head<'a> {
+    Head {
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        query: req.uri().query(),
+        headers,
+        peer: req.peer_addr().map(|addr| addr.ip()),
     }
 }
 

@@ -1,21 +1,25 @@
-//! The response future: buffer the body, inspect, then call the inner service or refuse.
+//! The response future: admit the request from its head, buffer the body if the policy needs
+//! it (within its deadline), inspect, then call the inner service or refuse.
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Buf;
 use http::request::Parts;
 use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
+use tokio::time::Sleep;
 use tower_service::Service;
-use tracehound::http::HttpPolicy;
+use tracehound::http::{Admission, BodyTicket, HttpPolicy, Inspection, Rejection};
 
 use crate::body::{RequestBody, ResponseBody};
-use crate::service::{inspect, refuse};
+use crate::service::{admit, inspect_body, refuse};
 
 pin_project! {
     /// The future of [`TracehoundService`](crate::TracehoundService)'s response.
@@ -33,6 +37,8 @@ pin_project! {
         called: Option<S::Future>,
         // Everything needed to call the inner service, while the body is being buffered.
         pending: Option<Pending<S, B>>,
+        // A refusal decided from the head, to be answered at the first poll.
+        refused: Option<Rejection>,
     }
 }
 
@@ -41,6 +47,9 @@ struct Pending<S, B: Body> {
     policy: Arc<HttpPolicy>,
     parts: Parts,
     body: RequestBody<B>,
+    ticket: BodyTicket,
+    /// `None` outside a tokio runtime with timers: the body is then awaited without one.
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S, B> fmt::Debug for ResponseFuture<S, B>
@@ -52,8 +61,35 @@ where
         f.debug_struct("ResponseFuture")
             .field("buffering", &self.pending.is_some())
             .field("called", &self.called.is_some())
+            .field("refused", &self.refused.is_some())
             .finish()
     }
+}
+
+impl<S, B: Body> Pending<S, B> {
+    /// Buffers the body: ready with `false` once it is buffered, `true` if the deadline
+    /// passed first.
+    fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self
+            .body
+            .poll_buffer(cx, self.policy.max_body_bytes())
+            .is_ready()
+        {
+            return Poll::Ready(false);
+        }
+        match self.deadline.as_mut() {
+            Some(deadline) => deadline.as_mut().poll(cx).map(|()| true),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A timer for `timeout` on the current tokio runtime, if there is one with timers.
+fn deadline(timeout: Duration) -> Option<Pin<Box<Sleep>>> {
+    tokio::runtime::Handle::try_current().ok()?;
+    // A runtime built without timers panics here; the request is then served without a
+    // deadline rather than failing.
+    panic::catch_unwind(AssertUnwindSafe(|| Box::pin(tokio::time::sleep(timeout)))).ok()
 }
 
 impl<S, B> ResponseFuture<S, B>
@@ -61,18 +97,54 @@ where
     S: Service<Request<RequestBody<B>>>,
     B: Body,
 {
-    pub(crate) fn new(service: S, policy: Arc<HttpPolicy>, request: Request<B>) -> Self {
+    /// Admits `request` from its head: a refusal or a request that needs no inspection is
+    /// settled here, without touching the body (so no `100 Continue` is sent for it by
+    /// this layer).
+    pub(crate) fn new(mut service: S, policy: Arc<HttpPolicy>, request: Request<B>) -> Self {
         let (parts, body) = request.into_parts();
-        ResponseFuture {
+        let mut future = ResponseFuture {
             called: None,
-            pending: Some(Pending {
-                service,
-                policy,
-                parts,
-                body: RequestBody::new(body),
-            }),
+            pending: None,
+            refused: None,
+        };
+        match admit(&policy, &parts) {
+            Admission::Decided(inspection) => {
+                match call_or_refuse(&mut service, parts, RequestBody::new(body), inspection) {
+                    Ok(called) => future.called = Some(called),
+                    Err(rejection) => future.refused = Some(rejection),
+                }
+            }
+            Admission::ReadBody(ticket) => {
+                future.pending = Some(Pending {
+                    deadline: deadline(policy.body_timeout()),
+                    service,
+                    policy,
+                    parts,
+                    body: RequestBody::new(body),
+                    ticket,
+                });
+            }
         }
+        future
     }
+}
+
+/// Calls the inner service with the request and its inspection, or returns the refusal.
+fn call_or_refuse<S, B>(
+    service: &mut S,
+    mut parts: Parts,
+    body: RequestBody<B>,
+    inspection: Inspection,
+) -> Result<S::Future, Rejection>
+where
+    S: Service<Request<RequestBody<B>>>,
+    B: Body,
+{
+    if let Some(rejection) = inspection.decision.rejection() {
+        return Err(rejection.clone());
+    }
+    parts.extensions.insert(inspection);
+    Ok(service.call(Request::from_parts(parts, body)))
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -85,28 +157,34 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some(pending) = this.pending.as_mut() {
-            ready!(
-                pending
-                    .body
-                    .poll_buffer(cx, pending.policy.max_body_bytes())
-            );
+        if let Some(rejection) = this.refused.take() {
+            return Poll::Ready(Ok(refuse(&rejection)));
         }
+        let timed_out = match this.pending.as_mut() {
+            Some(pending) => ready!(pending.poll_body(cx)),
+            None => false,
+        };
         if let Some(Pending {
             mut service,
             policy,
-            mut parts,
+            parts,
             body,
+            ticket,
+            ..
         }) = this.pending.take()
         {
-            let (inspected, truncated) = body.inspected(policy.max_body_bytes());
-            let inspection = inspect(&policy, &parts, inspected, truncated);
-            if let Some(rejection) = inspection.decision.rejection() {
-                return Poll::Ready(Ok(refuse(rejection)));
+            let cap = policy.max_body_bytes();
+            let inspection = if timed_out {
+                policy.body_timed_out(ticket)
+            } else {
+                let (inspected, truncated) = body.inspected(cap);
+                inspect_body(&policy, ticket, &parts, inspected, truncated)
+            };
+            // On a refusal, the buffered bytes and the rest of the body are dropped here.
+            match call_or_refuse(&mut service, parts, body, inspection) {
+                Ok(called) => this.called.set(Some(called)),
+                Err(rejection) => return Poll::Ready(Ok(refuse(&rejection))),
             }
-            parts.extensions.insert(inspection);
-            this.called
-                .set(Some(service.call(Request::from_parts(parts, body))));
         }
         let Some(called) = this.called.as_pin_mut() else {
             panic!("tracehound ResponseFuture polled after completion");

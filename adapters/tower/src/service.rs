@@ -1,5 +1,6 @@
-//! The middleware service, and the two functions that are the whole adapter: what the policy
-//! is told about a request ([`inspect`]) and how its refusal is written ([`refuse`]).
+//! The middleware service, and the functions that are the whole adapter: what the policy is
+//! told about a request ([`admit`], [`inspect_body`]) and how its refusal is written
+//! ([`refuse`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
-use tracehound::http::{Headers, HttpPolicy, Inspection, Rejection};
+use tracehound::http::{Admission, BodyTicket, Head, Headers, HttpPolicy, Inspection, Rejection};
 
 use crate::body::{RequestBody, ResponseBody};
 use crate::future::ResponseFuture;
@@ -94,22 +95,33 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
     parts.extensions.get::<SocketAddr>().map(SocketAddr::ip)
 }
 
-/// Describes the request to the policy and returns its decision.
-pub(crate) fn inspect(
+/// Admits the request from its head.
+pub(crate) fn admit(policy: &HttpPolicy, parts: &Parts) -> Admission {
+    policy.admit(&head(parts, &HttpHeaders(&parts.headers)))
+}
+
+/// Inspects the request with the first bytes of its body.
+pub(crate) fn inspect_body(
     policy: &HttpPolicy,
+    ticket: BodyTicket,
     parts: &Parts,
     body: &[u8],
     body_truncated: bool,
 ) -> Inspection {
-    policy.inspect(&tracehound::http::Request {
+    let headers = HttpHeaders(&parts.headers);
+    let request = head(parts, &headers).with_body(body, body_truncated);
+    policy.inspect_body(ticket, &request)
+}
+
+/// The head as the policy sees it: the request target exactly as received.
+fn head<'a>(parts: &'a Parts, headers: &'a HttpHeaders<'a>) -> Head<'a> {
+    Head {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query(),
-        headers: &HttpHeaders(&parts.headers),
+        headers,
         peer: peer(parts),
-        body,
-        body_truncated,
-    })
+    }
 }
 
 /// The response for a refusal: its status, headers and short body, as the policy wrote them.

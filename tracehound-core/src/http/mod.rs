@@ -431,7 +431,6 @@ impl Inspection {
 /// What [`HttpPolicy::admit`] decided from a request's head.
 #[derive(Debug)]
 #[must_use = "a request must be answered as admitted: decided now, or after its body"]
-#[non_exhaustive]
 pub enum Admission {
     /// Decided without the body, which must not be read for inspection: refuse the request,
     /// or serve it with its body untouched.
