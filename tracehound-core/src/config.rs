@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES};
 use crate::error::ConfigError;
+use crate::http::HttpConfig;
 
 /// Everything a [`Tracehound`](crate::Tracehound) can be configured with: plain structs with
 /// defaults, loadable from TOML and validated with errors that name the field.
@@ -63,6 +64,10 @@ pub struct Config {
     /// (evidence is held and audited, not analysed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hound: Option<HoundConfig>,
+    /// How an HTTP adapter describes, keys and answers requests: pass it to
+    /// [`HttpPolicy::new`](crate::http::HttpPolicy::new). Not used by the `Tracehound`
+    /// itself.
+    pub http: HttpConfig,
 }
 
 impl Default for Config {
@@ -77,6 +82,7 @@ impl Default for Config {
             maintenance: MaintenanceConfig::default(),
             audit: AuditConfig::default(),
             hound: None,
+            http: HttpConfig::default(),
         }
     }
 }
@@ -126,6 +132,7 @@ impl Config {
         self.rate_limit.validate()?;
         self.events.validate()?;
         self.maintenance.validate()?;
+        self.http.validate()?;
         if let Some(hound) = &self.hound {
             hound.validate()?;
         }

@@ -72,9 +72,11 @@
 //! # What is not protected
 //!
 //! Tracehound does not detect anything: a threat without a signal passes as clean. The audit
-//! log in this release lives in memory (its root can be exported from the [`Snapshot`], but
-//! it is lost on restart and is not signed). A payload is still parsed by `serde_json` in
-//! the host before tracehound sees it. Panics are caught only when the host is built with
+//! log is durable only with a directory configured (`audit.dir`); without one it lives in
+//! memory, and it and its signing key are lost on exit. Its checkpoints are signed on the
+//! host, so they prove nothing against whoever controls the host unless they are kept
+//! elsewhere too (see [`audit`]). A payload is still parsed by `serde_json` in the host
+//! before tracehound sees it. Panics are caught only when the host is built with
 //! unwinding (`panic = "unwind"`, the default). See `SECURITY.md` in the repository.
 //!
 //! # Features

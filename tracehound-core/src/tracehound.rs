@@ -41,9 +41,9 @@ use std::collections::{HashMap, VecDeque};
 /// What `intercept` decided. Tracehound never classifies: a scent without a threat signal is
 /// always `Clean` (unless its source is rate limited).
 ///
-/// Suggested HTTP mapping: `RateLimited` → 429 with `Retry-After`; `PayloadTooLarge` and
-/// `Unencodable` → 413;
-/// `Quarantined`, `Ignored` and `Dropped` → 403; `Clean` and `Error` → pass the request on.
+/// Suggested HTTP mapping (the defaults of [`http::Responses`](crate::http::Responses)):
+/// `RateLimited` → 429 with `Retry-After`; `PayloadTooLarge` → 413; `Quarantined`,
+/// `Ignored`, `Dropped` and `Unencodable` → 403; `Clean` and `Error` → pass the request on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -61,7 +61,8 @@ pub enum Outcome {
     },
     /// A threat whose payload has no canonical form within the configured limits: it nests
     /// deeper than `max_depth`, or holds a non-finite number. Not quarantined, but still a
-    /// threat: refuse the request, as for `PayloadTooLarge`.
+    /// threat: refuse the request (403 by default: the body was not too large, its shape was
+    /// refused).
     Unencodable {
         /// [`Error::PayloadTooDeep`] or [`Error::PayloadNotCanonical`].
         error: Error,
@@ -477,7 +478,7 @@ impl Tracehound {
     /// The same as [`admit`](Self::admit) followed by
     /// [`intercept_admitted`](Self::intercept_admitted).
     pub fn intercept(&self, scent: &Scent) -> Outcome {
-        match self.admit(scent.source()) {
+        match self.admit_in(scent.source(), "intercept") {
             Ok(admitted) => self.intercept_admitted(admitted, scent),
             Err(outcome) => outcome,
         }
@@ -505,11 +506,16 @@ impl Tracehound {
     /// # Ok::<(), tracehound::ConfigError>(())
     /// ```
     pub fn admit(&self, source: &SourceKey) -> Result<Admitted, Outcome> {
+        self.admit_in(source, "admit")
+    }
+
+    /// [`admit`](Self::admit), naming `context` in the error of a failure.
+    fn admit_in(&self, source: &SourceKey, context: &'static str) -> Result<Admitted, Outcome> {
         let inner = &self.inner;
         match panic::catch_unwind(AssertUnwindSafe(|| inner.rate_limit(source))) {
             Ok(None) => Ok(Admitted { _private: () }),
             Ok(Some(limited)) => Err(self.finish(limited)),
-            Err(_) => Err(self.finish(Outcome::Error(Error::Internal { context: "admit" }))),
+            Err(_) => Err(self.finish(Outcome::Error(Error::Internal { context }))),
         }
     }
 

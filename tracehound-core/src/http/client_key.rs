@@ -67,6 +67,29 @@ pub(crate) enum Key {
     Unreadable,
 }
 
+impl PartialEq for ClientKeySource {
+    /// Functions are equal only to themselves.
+    fn eq(&self, other: &Self) -> bool {
+        use ClientKeySource::*;
+        match (self, other) {
+            (Peer, Peer) => true,
+            (
+                RightmostForwardedFor { trusted_proxies: a },
+                RightmostForwardedFor { trusted_proxies: b },
+            )
+            | (
+                RightmostForwarded { trusted_proxies: a },
+                RightmostForwarded { trusted_proxies: b },
+            ) => a == b,
+            (Header(a), Header(b)) => a == b,
+            (Custom(a), Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ClientKeySource {}
+
 impl fmt::Debug for ClientKeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

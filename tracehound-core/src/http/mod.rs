@@ -56,6 +56,7 @@
 //! ```
 
 mod client_key;
+mod config;
 mod redact;
 mod verdict;
 
@@ -69,6 +70,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use self::client_key::{ClientKeySource, IpPrefix, IpPrefixError, KeyFn, MAX_HOPS};
+pub use self::config::{HttpConfig, MissingKey, Responses};
 pub use self::redact::{REDACTED, REDACTED_CARD};
 pub use self::verdict::{
     MAX_VERDICT_VALUES, MAX_VERDICTS, SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats,
@@ -194,183 +196,6 @@ where
 {
     fn detect(&self, request: &Request<'_>) -> Option<ThreatSignal> {
         self(request)
-    }
-}
-
-/// What to do when the configured client key source has no key for a request (no peer
-/// address, or the named header is missing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum MissingKey {
-    /// Examine the request under the one shared key `unknown` (the default), so it is
-    /// still recorded and rate limited, together with every other keyless request.
-    #[default]
-    Shared,
-    /// Serve the request without examining it.
-    Pass,
-    /// Refuse it with this status.
-    Reject(u16),
-}
-
-/// The status returned for each blocking outcome; `None` lets that outcome through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Responses {
-    /// `RateLimited`: default 429, with `Retry-After`.
-    pub rate_limited: Option<u16>,
-    /// `PayloadTooLarge`: default 413.
-    pub payload_too_large: Option<u16>,
-    /// `Quarantined`: default 403.
-    pub quarantined: Option<u16>,
-    /// `Ignored` (a threat already held): default 403.
-    pub ignored: Option<u16>,
-    /// `Dropped` (a threat ranked below everything held): default 403.
-    pub dropped: Option<u16>,
-    /// `Unencodable` (a threat nested too deep to keep): default 403.
-    pub unencodable: Option<u16>,
-}
-
-impl Default for Responses {
-    fn default() -> Self {
-        Responses {
-            rate_limited: Some(429),
-            payload_too_large: Some(413),
-            quarantined: Some(403),
-            ignored: Some(403),
-            dropped: Some(403),
-            unencodable: Some(403),
-        }
-    }
-}
-
-/// How requests are described, keyed and answered.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct HttpConfig {
-    /// Where the client key comes from. Default: the peer address.
-    pub client_key: ClientKeySource,
-    /// IPv6 client addresses are keyed by this many leading bits. Default 64.
-    pub ipv6_prefix: u8,
-    /// What to do when there is no key. Default: a shared key.
-    pub missing_key: MissingKey,
-    /// Headers copied into the evidence (lowercase names). Default: `user-agent`,
-    /// `content-type`, `referer`, `origin`, `host`, plus the redacted ones below so the
-    /// evidence shows that they were present.
-    pub headers: Vec<String>,
-    /// Headers whose value is replaced by [`REDACTED`]. Default: `authorization`, `cookie`,
-    /// `proxy-authorization`, `x-api-key`.
-    pub redact_headers: Vec<String>,
-    /// JSON body fields and query parameters whose value is replaced by [`REDACTED`],
-    /// compared ignoring case, `-` and `_`. Card numbers are redacted anywhere.
-    pub redact_fields: Vec<String>,
-    /// Body bytes buffered and put in the evidence. Default 64 KiB. The handler always
-    /// receives the whole body.
-    pub max_body_bytes: usize,
-    /// How long buffering a body for inspection may take, from the moment the head was
-    /// admitted. A body still incomplete then is refused with 408 and what was read of it
-    /// is dropped, so a client that trickles or stalls its body cannot hold the buffer.
-    /// Default 10 s; only requests the detector may flag are buffered.
-    pub body_timeout: Duration,
-    /// The status for each blocking outcome.
-    pub responses: Responses,
-    /// Add `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` to 429
-    /// responses. Default false.
-    pub rate_limit_headers: bool,
-    /// Record outcomes but never block. Default false.
-    pub dry_run: bool,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        HttpConfig {
-            client_key: ClientKeySource::Peer,
-            ipv6_prefix: 64,
-            missing_key: MissingKey::Shared,
-            headers: owned(&[
-                "user-agent",
-                "content-type",
-                "referer",
-                "origin",
-                "host",
-                "authorization",
-                "cookie",
-            ]),
-            redact_headers: owned(&[
-                "authorization",
-                "cookie",
-                "proxy-authorization",
-                "x-api-key",
-            ]),
-            redact_fields: owned(&[
-                "password",
-                "passwd",
-                "secret",
-                "token",
-                "access_token",
-                "refresh_token",
-                "api_key",
-                "authorization",
-                "card_number",
-                "cvv",
-                "cvc",
-                "ssn",
-            ]),
-            max_body_bytes: 64 * 1024,
-            body_timeout: Duration::from_secs(10),
-            responses: Responses::default(),
-            rate_limit_headers: false,
-            dry_run: false,
-        }
-    }
-}
-
-impl HttpConfig {
-    /// Checks every field.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.ipv6_prefix > 128 {
-            return Err(ConfigError::invalid(
-                "http.ipv6_prefix",
-                "must be at most 128",
-            ));
-        }
-        let r = &self.responses;
-        let statuses = [
-            r.rate_limited,
-            r.payload_too_large,
-            r.quarantined,
-            r.ignored,
-            r.dropped,
-            r.unencodable,
-        ];
-        let missing = match self.missing_key {
-            MissingKey::Reject(status) => Some(status),
-            _ => None,
-        };
-        if statuses
-            .into_iter()
-            .chain([missing])
-            .flatten()
-            .any(|s| !(400..=599).contains(&s))
-        {
-            return Err(ConfigError::invalid(
-                "http.responses",
-                "a refusal's status must be between 400 and 599",
-            ));
-        }
-        if self.body_timeout.is_zero() || self.body_timeout > Duration::from_secs(3600) {
-            return Err(ConfigError::invalid(
-                "http.body_timeout",
-                "must be more than 0 and at most an hour",
-            ));
-        }
-        if self.max_body_bytes > 64 << 20 {
-            return Err(ConfigError::invalid(
-                "http.max_body_bytes",
-                "must be at most 64 MiB",
-            ));
-        }
-        Ok(())
     }
 }
 
