@@ -75,23 +75,38 @@
 //!
 //! For each request, in order:
 //!
-//! 1. Reads the body up to [`HttpPolicy::max_body_bytes`](tracehound::http::HttpPolicy::max_body_bytes)
-//!    (holding at most one more chunk, to learn whether more follows), then hands the
-//!    handler a payload that yields those bytes followed by the rest of the original
+//! 1. Describes the request's head to
+//!    [`HttpPolicy::admit`](tracehound::http::HttpPolicy::admit): method, path and query as
+//!    received, headers, and the connection's peer address
+//!    ([`ServiceRequest::peer_addr`](actix_web::dev::ServiceRequest::peer_addr), never
+//!    `realip_remote_addr`, which believes headers: forwarding headers are honoured only
+//!    through the policy's [`ClientKeySource`](tracehound::http::ClientKeySource) and its
+//!    trusted proxies). The client key is charged to the rate limit here, so a limited
+//!    source is refused **before any of its body is read**; a request the detector cannot
+//!    flag (with [`SignedVerdict`](tracehound::http::SignedVerdict): one without a verdict
+//!    header) is served at once, its payload untouched and never waited for.
+//! 2. Otherwise reads the body up to
+//!    [`HttpPolicy::max_body_bytes`](tracehound::http::HttpPolicy::max_body_bytes) (holding
+//!    at most one more chunk, to learn whether more follows), within
+//!    [`HttpConfig::body_timeout`](tracehound::http::HttpConfig::body_timeout): a body still
+//!    incomplete then gets 408 with `connection: close`, and what was read is dropped. The
+//!    buffered bytes go to
+//!    [`HttpPolicy::inspect_body`](tracehound::http::HttpPolicy::inspect_body), and the
+//!    handler is given a payload that yields them followed by the rest of the original
 //!    stream. **The handler always receives the whole, unchanged body**, whatever its size.
-//! 2. Describes the request to the policy: method, path and query as received, headers, the
-//!    connection's peer address ([`ServiceRequest::peer_addr`](actix_web::dev::ServiceRequest::peer_addr),
-//!    never `realip_remote_addr`, which believes headers: forwarding headers are honoured
-//!    only through the policy's [`ClientKeySource`](tracehound::http::ClientKeySource) and
-//!    its trusted proxies), the buffered bytes, and whether the body went on past them.
-//! 3. Calls [`HttpPolicy::inspect`](tracehound::http::HttpPolicy::inspect). No decision is
-//!    taken here: keys, detection, rate limiting, quarantine, redaction, dry-run and the
-//!    statuses are all the policy's.
-//! 4. On [`Decision::Reject`](tracehound::http::Decision::Reject), answers with the
+//! 3. No decision is taken here: keys, detection, rate limiting, quarantine, redaction,
+//!    dry-run and the statuses are all the policy's. On
+//!    [`Decision::Reject`](tracehound::http::Decision::Reject), answers with the
 //!    rejection's status, headers and short plain-text body without calling the handler;
 //!    the response body is `EitherBody::Right`. On `Decision::Pass`, stores the
 //!    [`Inspection`](tracehound::http::Inspection) in the request's extensions and calls the
 //!    inner service (`EitherBody::Left`, untouched).
+//!
+//! **`Expect: 100-continue`**: actix-web's HTTP/1 server answers it with `100 Continue`
+//! itself, before any middleware runs, and offers no hook to change that. A refused client
+//! is therefore invited to send its body, but the middleware never reads it: the refusal
+//! goes out at once and the connection is not kept for the body. (The tower layer on
+//! hyper refuses without sending `100 Continue`.)
 //!
 //! With the default [`Responses`](tracehound::http::Responses):
 //!
@@ -99,6 +114,7 @@
 //! | --- | --- |
 //! | `Clean`, `Error` (tracehound failed: fail-open) | served |
 //! | `RateLimited` | 429, with `Retry-After` in whole seconds (at least 1) |
+//! | the body did not arrive within `body_timeout` | 408, `connection: close` |
 //! | `PayloadTooLarge` (the evidence is over `max_payload_bytes`) | 413 |
 //! | `Quarantined`, `Ignored`, `Dropped`, `Unencodable` | 403 |
 //! | a panic in the detector, key source or tracehound | served, counted in `HttpStats::panics` |

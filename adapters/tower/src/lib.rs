@@ -40,11 +40,19 @@
 //!
 //! For each request it
 //!
-//! 1. reads the body up to [`HttpPolicy::max_body_bytes`] (64 KiB by default; it reads at
-//!    most one frame past that, and stops);
-//! 2. describes the request to [`HttpPolicy::inspect`]: method, path, query, headers (read
-//!    in place, not copied), the peer address and the buffered bytes, with
-//!    `body_truncated` set when the body goes on past them;
+//! 1. describes the request's head to [`HttpPolicy::admit`]: method, path and query as
+//!    received, headers (read in place, not copied) and the peer address. The client key
+//!    is charged to the rate limit here, so a limited source is refused **before its body
+//!    is polled**: hyper then sends no `100 Continue` and reads no body byte. A request the
+//!    detector cannot flag (with [`SignedVerdict`]: one without a verdict header) goes to
+//!    the inner service at once, its body untouched and never waited for;
+//! 2. otherwise reads the body up to [`HttpPolicy::max_body_bytes`] (64 KiB by default; at
+//!    most one frame past that), within [`HttpConfig::body_timeout`] (10 s by default): a
+//!    body still incomplete then gets 408 with `connection: close`, and what was read is
+//!    dropped. The timer is tokio's (every axum, tonic and hyper-util server runs on
+//!    tokio); outside a tokio runtime with timers the body is awaited without a deadline.
+//!    The buffered bytes go to [`HttpPolicy::inspect_body`], with `body_truncated` set
+//!    when the body goes on past them;
 //! 3. answers a [`Decision::Reject`] itself, with the policy's status, headers and short
 //!    plain-text body, without calling the inner service;
 //! 4. otherwise calls the inner service with the request, its [`Inspection`] added to the
@@ -75,6 +83,7 @@
 //! | --- | --- |
 //! | `Clean`, `Error` (tracehound itself failed: fail-open) | the inner service's |
 //! | `RateLimited` | 429 with `Retry-After` (whole seconds, at least 1) |
+//! | the body did not arrive within `body_timeout` | 408, `connection: close` |
 //! | `PayloadTooLarge` (the threat's evidence is over `max_payload_bytes`) | 413 |
 //! | `Quarantined`, `Ignored` (already held), `Dropped`, `Unencodable` | 403 |
 //! | a panic in the detector or tracehound | the inner service's (counted in [`HttpPolicy::stats`]) |
@@ -86,17 +95,19 @@
 //! # Signed verdicts
 //!
 //! Tracehound detects nothing. The detector usually is [`SignedVerdict`]: it believes the
-//! verdict an upstream WAF or gateway puts in one header,
+//! verdict an upstream WAF or gateway puts in a header,
 //!
 //! ```text
-//! Tracehound-Verdict: category=<c>,severity=<s>,ts=<unix seconds>,sig=<hex>
+//! Tracehound-Verdict: category=<c>,severity=<s>,ts=<unix seconds>[,body=<hex>],sig=<hex>
 //! ```
 //!
-//! where `sig` is the lowercase hex HMAC-SHA256, under the shared secret, of
-//! `METHOD "\n" path-and-query "\n" ts "\n" category "\n" severity`, with `path-and-query`
-//! the request target as received (`/search?q=1`). A verdict that is forged, signed for
-//! another request, or older than the window (300 s by default) is ignored and counted
-//! ([`SignedVerdict::stats`]). See [`SignedVerdict`] for the details; any other
+//! where `sig` is the hex HMAC-SHA256, under the shared secret, of
+//! `METHOD "\n" path-and-query "\n" ts "\n" category "\n" severity ["\n" body]`, with
+//! `path-and-query` the request target exactly as received (`/search?q=1`) and `body` the
+//! optional SHA-256 of the whole body. A request is flagged when any of its verdicts is
+//! believed, so values a client adds cannot strip one; a verdict that is forged, signed
+//! for another request or body, or older than the window (300 s by default) is ignored and
+//! counted ([`SignedVerdict::stats`]). See [`SignedVerdict`] for the details; any other
 //! [`Detector`](tracehound::http::Detector), closures included, plugs in the same way.
 //!
 //! # What is not protected
@@ -108,18 +119,18 @@
 //!   since a nested router's services see the path without its prefix (and verdicts are
 //!   signed over the full target).
 //! - Responses are not inspected.
-//! - Buffering costs up to `max_body_bytes` (plus one frame) per request in flight, and the
-//!   body is read before the policy decides, so a rate-limited client still sends its
-//!   first bytes before it is refused. Bound concurrency and body sizes with layers in
-//!   front of this one (for example tower-http's `RequestBodyLimitLayer` and a concurrency
-//!   limit).
+//! - Buffering costs up to `max_body_bytes` (plus one frame) per flagged request in flight,
+//!   for at most `body_timeout`. Bound concurrency and body sizes with layers in front of
+//!   this one (for example tower-http's `RequestBodyLimitLayer` and a concurrency limit).
 //!
 //! # Features
 //!
 //! - `axum` (default): read the peer address from axum's `ConnectInfo<SocketAddr>`.
 //!
 //! [`HttpPolicy::max_body_bytes`]: tracehound::http::HttpPolicy::max_body_bytes
-//! [`HttpPolicy::inspect`]: tracehound::http::HttpPolicy::inspect
+//! [`HttpPolicy::admit`]: tracehound::http::HttpPolicy::admit
+//! [`HttpPolicy::inspect_body`]: tracehound::http::HttpPolicy::inspect_body
+//! [`HttpConfig::body_timeout`]: tracehound::http::HttpConfig::body_timeout
 //! [`HttpPolicy::stats`]: tracehound::http::HttpPolicy::stats
 //! [`Decision::Reject`]: tracehound::http::Decision::Reject
 //! [`Inspection`]: tracehound::http::Inspection

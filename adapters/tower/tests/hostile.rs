@@ -104,7 +104,7 @@ fn no_second_value_strips_a_valid_verdict() {
 }
 
 #[test]
-fn a_limited_source_is_refused_before_its_body_and_without_100_continue() {
+fn a_limited_source_is_refused_before_its_body_is_read() {
     let (addr, _policy) = serve(one_a_minute());
     let mut client = RawClient::connect(addr).unwrap();
     client
