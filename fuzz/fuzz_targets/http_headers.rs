@@ -62,6 +62,7 @@ fn head(headers: &Lines) -> Head<'_> {
         query: Some("next=%2F"),
         headers,
         peer: Some("10.0.0.1".parse().expect("an address")),
+        body_follows: true,
     }
 }
 

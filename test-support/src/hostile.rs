@@ -127,6 +127,11 @@ pub fn a_limited_source_is_refused_from_its_head(
             let case = format!("expect: {expect}, verdict: {}", verdict.is_some());
             assert_eq!(response.head.status, 429, "{case}");
             assert!(response.head.header("retry-after").is_some(), "{case}");
+            assert_eq!(
+                response.head.header("connection"),
+                Some("close"),
+                "{case}: body unread"
+            );
             let continued = !response.interim.is_empty();
             match server_continue {
                 Continue::OnRead => assert!(!continued, "{case}: no 100 Continue for a refusal"),
@@ -239,5 +244,24 @@ pub fn stalled_bodies_are_all_released(
     // The server is still serving.
     let response = get(&mut RawClient::connect(addr)?, "/", &[])?;
     assert_eq!(response.head.status, 200);
+    Ok(())
+}
+
+/// On a server whose client (127.0.0.1) has used up its quota: a client that sends its
+/// body without asking (`Expect` absent), a moment after its head, as most clients do,
+/// still reads its 429. (A server that refused from the head and closed the connection at
+/// once would reset it while the body arrives, and the client would lose the answer.)
+pub fn a_limited_client_that_sends_its_body_reads_its_answer(addr: SocketAddr) -> io::Result<()> {
+    for len in [10usize, 4096, 60_000, 4_000_000] {
+        let length = len.to_string();
+        let headers = [("Host", "test"), ("Content-Length", length.as_str())];
+        let mut client = RawClient::connect(addr)?;
+        client.send(&request_bytes("POST", "/echo", &headers, b""))?;
+        std::thread::sleep(Duration::from_millis(50));
+        // The server may already have answered; a client writes its body regardless.
+        let _ = client.send(&vec![b'z'; len]);
+        let response = client.read_response()?;
+        assert_eq!(response.head.status, 429, "a {len}-byte body");
+    }
     Ok(())
 }

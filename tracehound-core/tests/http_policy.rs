@@ -1043,6 +1043,7 @@ fn the_head_decides_what_needs_no_body() {
         query: None,
         headers,
         peer: Some("198.51.100.9".parse().unwrap()),
+        body_follows: true,
     };
     // No verdict: clean from the head alone, nothing to buffer.
     match policy.admit(&head(&none)) {
@@ -1060,7 +1061,14 @@ fn the_head_decides_what_needs_no_body() {
     for headers in [&none, &marked] {
         match policy.admit(&head(headers)) {
             Admission::Decided(inspection) => {
-                assert_eq!(inspection.decision.rejection().map(|r| r.status), Some(429));
+                let rejection = inspection.decision.rejection().unwrap();
+                assert_eq!(rejection.status, 429);
+                assert!(
+                    rejection
+                        .headers
+                        .contains(&("connection", "close".to_owned())),
+                    "the unread body ends the connection"
+                );
                 assert!(matches!(
                     inspection.outcome,
                     Some(Outcome::RateLimited { .. })
@@ -1069,7 +1077,19 @@ fn the_head_decides_what_needs_no_body() {
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(th.snapshot().outcomes.rate_limited, 2);
+    let bodiless = Head {
+        body_follows: false,
+        ..head(&none)
+    };
+    let Admission::Decided(inspection) = policy.admit(&bodiless) else {
+        panic!("refused from the head");
+    };
+    let rejection = inspection.decision.rejection().unwrap();
+    assert!(
+        !rejection.headers.iter().any(|(n, _)| *n == "connection"),
+        "nothing unread"
+    );
+    assert_eq!(th.snapshot().outcomes.rate_limited, 3);
     assert_eq!(th.snapshot().outcomes.clean, 1);
 
     // A verdict on an admitted source: the body is awaited, counted while it is.
@@ -1140,6 +1160,7 @@ fn a_detector_that_reads_bodies_gets_every_body() {
         query: None,
         headers: &none,
         peer: Some("198.51.100.9".parse().unwrap()),
+        body_follows: true,
     };
     let Admission::ReadBody(ticket) = policy.admit(&head) else {
         panic!("a closure detector may read the body");

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpResponse};
 use tracehound::http::{Admission, Decision, Head, HttpPolicy, Inspection};
@@ -54,7 +54,11 @@ where
         let service = Rc::clone(&self.service);
         let policy = Arc::clone(&self.policy);
         Box::pin(async move {
-            let admission = policy.admit(&head(&req, &ActixHeaders(req.headers())));
+            let body_follows = !matches!(req.parts().1, Payload::None);
+            let admission = policy.admit(&Head {
+                body_follows,
+                ..head(&req, &ActixHeaders(req.headers()))
+            });
             let inspection = match admission {
                 Admission::Decided(inspection) => inspection,
                 Admission::ReadBody(ticket) => {
@@ -96,6 +100,7 @@ fn head<'a>(req: &'a ServiceRequest, headers: &'a ActixHeaders<'a>) -> Head<'a> 
         query: req.uri().query(),
         headers,
         peer: req.peer_addr().map(|addr| addr.ip()),
+        body_follows: true,
     }
 }
 

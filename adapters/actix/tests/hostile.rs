@@ -188,3 +188,22 @@ fn a_body_bound_verdict_flags_only_its_own_body() -> TestResult {
     assert_eq!(server.policy.tracehound().snapshot().quarantine.count, 1);
     Ok(())
 }
+
+#[test]
+fn a_limited_client_that_sends_its_body_anyway_reads_its_429() -> TestResult {
+    let mut rate_limit = RateLimitConfig::default();
+    rate_limit.requests = 1;
+    rate_limit.window = Duration::from_secs(60);
+    rate_limit.block = Duration::from_secs(60);
+    let server = Server::start(rate_limit)?;
+    let mut client = RawClient::connect(server.addr)?;
+    client.send(&request_bytes(
+        "GET",
+        "/",
+        &[("Host", "t"), ("Connection", "close")],
+        b"",
+    ))?;
+    assert_eq!(client.read_response()?.head.status, 200);
+    hostile::a_limited_client_that_sends_its_body_reads_its_answer(server.addr)?;
+    Ok(())
+}

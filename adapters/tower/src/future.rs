@@ -107,7 +107,7 @@ where
             pending: None,
             refused: None,
         };
-        match admit(&policy, &parts) {
+        match admit(&policy, &parts, !body.is_end_stream()) {
             Admission::Decided(inspection) => {
                 match call_or_refuse(&mut service, parts, RequestBody::new(body), inspection) {
                     Ok(called) => future.called = Some(called),

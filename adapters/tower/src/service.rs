@@ -95,9 +95,13 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
     parts.extensions.get::<SocketAddr>().map(SocketAddr::ip)
 }
 
-/// Admits the request from its head.
-pub(crate) fn admit(policy: &HttpPolicy, parts: &Parts) -> Admission {
-    policy.admit(&head(parts, &HttpHeaders(&parts.headers)))
+/// Admits the request from its head; `body_follows` tells whether a body comes after it.
+pub(crate) fn admit(policy: &HttpPolicy, parts: &Parts, body_follows: bool) -> Admission {
+    let headers = HttpHeaders(&parts.headers);
+    policy.admit(&Head {
+        body_follows,
+        ..head(parts, &headers)
+    })
 }
 
 /// Inspects the request with the first bytes of its body.
@@ -121,6 +125,7 @@ fn head<'a>(parts: &'a Parts, headers: &'a HttpHeaders<'a>) -> Head<'a> {
         query: parts.uri.query(),
         headers,
         peer: peer(parts),
+        body_follows: true,
     }
 }
 

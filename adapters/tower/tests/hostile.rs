@@ -170,3 +170,19 @@ fn a_body_bound_verdict_flags_only_its_own_body() {
     assert_eq!(replayed.body, b"{\"q\":\"the attacker's own body\"}");
     assert_eq!(policy.tracehound().snapshot().quarantine.count, 1);
 }
+
+#[test]
+fn a_limited_client_that_sends_its_body_anyway_reads_its_429() {
+    let (addr, _policy) = serve(one_a_minute());
+    let mut client = RawClient::connect(addr).unwrap();
+    client
+        .send(&request_bytes(
+            "GET",
+            "/",
+            &[("Host", "t"), ("Connection", "close")],
+            b"",
+        ))
+        .unwrap();
+    assert_eq!(client.read_response().unwrap().head.status, 200);
+    hostile::a_limited_client_that_sends_its_body_reads_its_answer(addr).unwrap();
+}

@@ -48,6 +48,7 @@
 //!     query: Some("q=1%27%20OR%201%3D1"),
 //!     headers: &headers,
 //!     peer: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
+//!     body_follows: false,
 //! };
 //! let inspection = policy.inspect(&head.with_body(b"", false));
 //! let Decision::Reject(rejection) = inspection.decision else { panic!("a signed threat") };
@@ -101,6 +102,10 @@ pub struct Head<'a> {
     pub headers: &'a dyn Headers,
     /// The connection's peer address, if the server knows it.
     pub peer: Option<IpAddr>,
+    /// Whether a body follows the head (a `Content-Length` above zero, or a chunked or
+    /// streamed body). A refusal decided from the head then closes the connection, since
+    /// the body is never read.
+    pub body_follows: bool,
 }
 
 impl<'a> Head<'a> {
@@ -159,6 +164,7 @@ impl<'a> Request<'a> {
             query: self.query,
             headers: self.headers,
             peer: self.peer,
+            body_follows: !self.body.is_empty() || self.body_truncated,
         }
     }
 }
@@ -209,6 +215,17 @@ pub struct Rejection {
     pub headers: Vec<(&'static str, String)>,
     /// A short plain-text body.
     pub body: &'static str,
+}
+
+impl Rejection {
+    /// Asks the server to close the connection after this response: its request's body was
+    /// not read, so the connection cannot carry another request. (A client that kept it
+    /// would send its next request after an unread body.)
+    fn close_connection(&mut self) {
+        if !self.headers.iter().any(|(name, _)| *name == "connection") {
+            self.headers.push(("connection", "close".to_owned()));
+        }
+    }
 }
 
 /// Serve the request, or refuse it.
@@ -427,7 +444,14 @@ impl HttpPolicy {
     pub fn admit(&self, head: &Head<'_>) -> Admission {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         match panic::catch_unwind(AssertUnwindSafe(|| self.admit_head(head))) {
-            Ok(Admission::Decided(inspection)) => Admission::Decided(self.finish(inspection)),
+            Ok(Admission::Decided(mut inspection)) => {
+                if head.body_follows
+                    && let Decision::Reject(rejection) = &mut inspection.decision
+                {
+                    rejection.close_connection();
+                }
+                Admission::Decided(self.finish(inspection))
+            }
             Ok(read) => read,
             Err(_) => Admission::Decided(self.panicked()),
         }

@@ -156,6 +156,9 @@ impl fmt::Debug for SignedVerdict {
     }
 }
 
+/// The names a verdict's fields may have.
+const FIELD_NAMES: [&str; 5] = ["category", "severity", "ts", "body", "sig"];
+
 /// The fields of one verdict, as text.
 #[derive(Default)]
 struct Fields<'t> {
@@ -433,7 +436,7 @@ fn verdicts_of<'t>(value: &'t str, verdict: &mut dyn FnMut(Option<Fields<'t>>)) 
         let field = token
             .trim_matches([' ', '\t'])
             .split_once('=')
-            .filter(|(name, _)| Fields::default().slot(name).is_some());
+            .filter(|(name, _)| FIELD_NAMES.contains(name));
         match (open.as_mut(), field) {
             (None, Some(("sig", sig))) => {
                 in_junk = false;
