@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tracehound::audit::{
     EvidenceProof, SignedCheckpoint, VerifiedEvidence, VerifierKey, VerifyError,
 };
-use tracehound::hound::{Analysis, FactValue, HoundOutcome, HoundStats};
+use tracehound::hound::{Analysis, FactValue, HoundOutcome, HoundStats, HoundWorkers, LostWorker};
 use tracehound::http::{
     ClientKeySource, HttpConfig, HttpPolicy, HttpStats, IpPrefix, SignedVerdict, VERDICT_HEADER,
     VerdictStats,
@@ -1010,9 +1010,14 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
         dir.clone(),
         temporary.is_some(),
     )?;
+    // A worker that died while idle (killed from outside, say) counts once its slot has
+    // checked it: wait for every slot's next check, so the report shows such a death even
+    // in its last moments.
+    let hound_settled = settle_hounds(&tracehound);
     // Taken after the audit demonstration, so its figures count the checkpoint it signed and
     // the events it published.
     let snapshot = tracehound.snapshot();
+    let workers = tracehound.hound_workers();
     let analysis = tracehound.analysis(audit.proof.receipt.signature());
     let verified = tracehound
         .list()
@@ -1038,6 +1043,8 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
         events_lost,
         analysis: analysis.as_deref(),
         hound_drained,
+        hound_settled,
+        workers: &workers,
     });
     temporary.map_or(Ok(()), TempDir::remove)
 }
@@ -1220,6 +1227,28 @@ fn wait_for_hounds(tracehound: &Tracehound) -> bool {
     }
 }
 
+/// Waits (at most 5 s) until every slot of the pool has checked its worker, and has one,
+/// after this call began; false if some had not by then.
+fn settle_hounds(tracehound: &Tracehound) -> bool {
+    let before = tracehound.hound_workers();
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = tracehound.hound_workers();
+        let settled = now
+            .slots
+            .iter()
+            .zip(&before.slots)
+            .all(|(now, before)| now.checks > before.checks && now.pid.is_some());
+        if settled {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Every figure the report shows.
 struct Results<'a> {
     addr: SocketAddr,
@@ -1237,6 +1266,10 @@ struct Results<'a> {
     analysis: Option<&'a Analysis>,
     /// Whether the pool finished its jobs before the report.
     hound_drained: bool,
+    /// Whether every slot had checked its worker just before the report.
+    hound_settled: bool,
+    /// The pool's workers at report time, and those it lost.
+    workers: &'a HoundWorkers,
 }
 
 fn report(results: &Results<'_>) {
@@ -1375,7 +1408,13 @@ fn report(results: &Results<'_>) {
         group(r.max_keys as u64),
     );
     println!();
-    print_hound(&snap.hound, results.analysis, results.hound_drained);
+    print_hound(
+        &snap.hound,
+        results.workers,
+        results.analysis,
+        results.hound_drained,
+        results.hound_settled,
+    );
     println!();
     print_audit(a, results.audit);
     println!();
@@ -1391,7 +1430,13 @@ fn report(results: &Results<'_>) {
     }
 }
 
-fn print_hound(h: &HoundStats, analysis: Option<&Analysis>, drained: bool) {
+fn print_hound(
+    h: &HoundStats,
+    workers: &HoundWorkers,
+    analysis: Option<&Analysis>,
+    drained: bool,
+    settled: bool,
+) {
     println!(
         "Hound pool  {} sandboxed workers; {} of {} quarantined evidence analysed{}",
         h.workers,
@@ -1426,6 +1471,30 @@ fn print_hound(h: &HoundStats, analysis: Option<&Analysis>, drained: bool) {
         group(h.mean_job_micros),
         group(h.p99_job_micros),
     );
+    let pids: Vec<String> = workers
+        .slots
+        .iter()
+        .map(|slot| {
+            slot.pid
+                .map_or_else(|| "none".to_owned(), |pid| pid.to_string())
+        })
+        .collect();
+    println!(
+        "  live {} (pids {})   died while idle {}   other idle failures {}   workers lost {}",
+        h.live,
+        pids.join(", "),
+        group(h.idle_deaths),
+        group(h.idle_failures - h.idle_deaths),
+        group(workers.lost.len() as u64),
+    );
+    for lost in &workers.lost {
+        println!("    {}", lost_worker(lost));
+    }
+    if !settled {
+        println!(
+            "  (a slot had not checked its worker again before the report: a worker that died just before may be missing)"
+        );
+    }
     let Some(analysis) = analysis else {
         println!("  (the proven evidence was not analysed: the pool was busy when it arrived)");
         return;
@@ -1459,6 +1528,21 @@ fn print_hound(h: &HoundStats, analysis: Option<&Analysis>, drained: bool) {
         }
         other => println!("    {other:?}"),
     }
+}
+
+/// One line on a lost worker, such as `worker pid 4242 (slot 0) killed by signal 9 while
+/// idle`.
+fn lost_worker(lost: &LostWorker) -> String {
+    let when = lost.job.map_or_else(
+        || "while idle".to_owned(),
+        |job| format!("during job {job}"),
+    );
+    format!(
+        "worker pid {} (slot {}) {} {when}",
+        lost.pid,
+        lost.slot,
+        lost.cause.describe()
+    )
 }
 
 fn print_audit(a: &AuditStats, demo: &AuditDemo) {

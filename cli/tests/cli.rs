@@ -373,6 +373,125 @@ fn vkey_prints_the_verifier_key_of_a_logs_signing_key() {
     assert_exit(&out, 1, "a missing key file");
 }
 
+/// The processes whose parent is `parent`, from `/proc/<pid>/stat`.
+#[cfg(target_os = "linux")]
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rfind(')')
+                    .and_then(|end| stat[end + 1..].split_whitespace().nth(1)?.parse().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
+}
+
+/// Whether `pid` is a `tracehound hound` worker that has answered the pool's handshake: it
+/// runs under seccomp (which it applies just before answering) and sleeps (reading its next
+/// job).
+#[cfg(target_os = "linux")]
+fn ready_hound(pid: u32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    cmdline.ends_with(b"\0hound\0")
+        && status.lines().any(|l| l == "Seccomp:\t2")
+        && status.lines().any(|l| l.starts_with("State:\tS"))
+}
+
+/// A worker killed with SIGKILL while the demo runs (as an operator or the OOM killer might)
+/// is noticed, replaced and named in the report, whether it was idle or had a job.
+#[cfg(target_os = "linux")]
+#[test]
+fn demo_reports_a_hound_worker_killed_while_it_runs() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_tracehound"))
+        .args(["demo", "--seed", "11"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).unwrap();
+            text
+        })
+    };
+    let stdout = drain(Box::new(demo.stdout.take().unwrap()));
+    let stderr = drain(Box::new(demo.stderr.take().unwrap()));
+
+    // Killed as soon as one is ready: the demo has only just started its traffic, so the
+    // worker is most likely idle.
+    let until = Instant::now() + Duration::from_secs(60);
+    let victim = loop {
+        if let Some(pid) = children_of(demo.id())
+            .into_iter()
+            .find(|&pid| ready_hound(pid))
+        {
+            break pid;
+        }
+        assert!(Instant::now() < until, "no ready hound worker within 60 s");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+
+    let until = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = demo.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= until {
+            let _ = demo.kill();
+            panic!("the demo did not finish within 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let report = stdout.join().unwrap();
+    let progress = stderr.join().unwrap();
+    assert!(status.success(), "{progress}");
+
+    let line = report
+        .lines()
+        .find(|l| l.contains(&format!("worker pid {victim} (slot ")))
+        .unwrap_or_else(|| panic!("worker {victim} not reported lost:\n{report}"));
+    assert!(line.contains("killed by signal 9"), "{line}");
+    let idle_deaths = figure(&report, "died while idle", "died while idle");
+    let crashes = figure(&report, "protocol violations", "crashes");
+    if line.ends_with("while idle") {
+        assert!(idle_deaths >= 1, "{report}");
+    } else {
+        assert!(line.contains("during job "), "{line}");
+        assert!(crashes >= 1, "{report}");
+    }
+    assert!(figure(&report, "died while idle", "workers lost") >= 1);
+    // Replaced: two workers at the end, and the victim is not one of them.
+    assert_eq!(figure(&report, "died while idle", "live"), 2);
+    let pids = report
+        .lines()
+        .find(|l| l.contains("died while idle"))
+        .and_then(|l| Some(l.split_once("(pids ")?.1.split_once(')')?.0.to_owned()))
+        .unwrap();
+    assert!(
+        pids.split(", ")
+            .all(|pid| pid.parse::<u32>().is_ok_and(|pid| pid != victim)),
+        "{pids}"
+    );
+    assert!(
+        !report.contains("had not checked its worker again"),
+        "{report}"
+    );
+}
+
 #[test]
 fn the_same_seed_gives_the_same_audit_counts() {
     let counts = |seed: &str| {

@@ -10,8 +10,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::json;
-use tracehound::hound::{Analysis, FactValue, HoundOutcome, Violation};
+use tracehound::hound::{Analysis, FactValue, HoundOutcome, Violation, WorkerLoss};
 use tracehound::{
     Category, EventKind, Exhaustion, HoundConfig, Outcome, PurgeReason, Scent, Severity, Signature,
     Subscription, Tracehound,
@@ -251,7 +253,17 @@ fn a_worker_spinning_while_idle_is_replaced() {
     }
     let stats = th.snapshot().hound;
     assert_eq!(stats.idle_failures, 1);
+    assert_eq!(
+        stats.idle_deaths, 0,
+        "it was killed for spinning, it did not die"
+    );
     assert_eq!(stats.respawns, 0, "no job was charged for it");
+    let lost = th.hound_workers().lost;
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(
+        (lost[0].job, lost[0].cause),
+        (None, WorkerLoss::BurnedCpuWhileIdle)
+    );
     let until = Instant::now() + Duration::from_secs(5);
     while th.snapshot().hound.spawns < 2 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(10));
@@ -339,4 +351,57 @@ fn exhaustion_policies_drop_defer_and_escalate_without_blocking() {
         assert_eq!(escalations, expected, "{policy:?}");
         drop(hung);
     }
+}
+
+/// A worker killed from outside in the middle of a job: the job is charged with the crash
+/// (signal 9), the pool names the worker it lost and the job it had, and a replacement
+/// takes the next job.
+#[test]
+fn a_worker_killed_during_a_job_is_charged_to_that_job_and_replaced() {
+    let mut config = hound("hang");
+    config.job_timeout = Duration::from_secs(30);
+    let (th, events) = start(config);
+    let hung = quarantine(&th, "hostile");
+    let until = Instant::now() + Duration::from_secs(10);
+    while th.snapshot().hound.busy == 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        th.snapshot().hound.busy,
+        1,
+        "the worker took the hanging job"
+    );
+    let pid = th.hound_workers().slots[0].pid.unwrap();
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+
+    let a = analysis(&events, &hung);
+    assert_eq!(
+        a.outcome,
+        HoundOutcome::Crashed {
+            code: None,
+            signal: Some(9)
+        }
+    );
+    // Long before the 30 s job timeout: the hang-up is noticed at once.
+    assert!(a.duration < Duration::from_secs(10), "{:?}", a.duration);
+    let lost = th.hound_workers().lost;
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!((lost[0].pid, lost[0].job), (pid, Some(a.job)));
+    assert_eq!(
+        lost[0].cause,
+        WorkerLoss::Died {
+            code: None,
+            signal: Some(9)
+        }
+    );
+
+    let next = quarantine(&th, "benign");
+    assert!(matches!(
+        analysis(&events, &next).outcome,
+        HoundOutcome::Analysed(_)
+    ));
+    let stats = th.snapshot().hound;
+    assert_eq!((stats.crashes, stats.respawns), (1, 1));
+    assert_eq!((stats.idle_failures, stats.idle_deaths), (0, 0));
+    assert_ne!(th.hound_workers().slots[0].pid, Some(pid));
 }

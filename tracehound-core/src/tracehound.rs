@@ -25,7 +25,7 @@ use crate::config::{
 use crate::error::{ConfigError, Error};
 use crate::events::{EventBus, EventKind, Subscription};
 use crate::hound::pool::Pool;
-use crate::hound::{Analysis, FactValue, HoundOutcome, HoundStats, analysis_digest};
+use crate::hound::{Analysis, FactValue, HoundOutcome, HoundStats, HoundWorkers, analysis_digest};
 use crate::hound::{Completed, Offered, Order, Sink};
 use crate::quarantine::{
     Candidate, Changes, Inserted, PurgeReason, Quarantine, Receipt, Removal, Removed,
@@ -587,6 +587,16 @@ impl Tracehound {
             .by_signature
             .get(signature)
             .cloned()
+    }
+
+    /// The hound pool's slots (each worker's pid, and how often its slot checked it while
+    /// idle) and the last workers it lost (died, or killed for misbehaving); empty without a
+    /// pool. Counters are in [`Snapshot::hound`](crate::Snapshot).
+    pub fn hound_workers(&self) -> HoundWorkers {
+        self.inner
+            .hound
+            .as_ref()
+            .map_or_else(HoundWorkers::default, Pool::workers)
     }
 
     /// Receipts of all held evidence, highest priority first. Metadata only: payloads never

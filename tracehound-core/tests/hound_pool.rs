@@ -5,8 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::json;
-use tracehound::hound::{Analysis, FactValue, HoundOutcome, analysis_digest};
+use tracehound::hound::{
+    Analysis, FactValue, HoundOutcome, HoundWorkers, WorkerLoss, analysis_digest,
+};
 use tracehound::{
     Category, Config, EventKind, HoundConfig, MaintenanceConfig, Outcome, RateLimitConfig, Scent,
     Severity, Signature, Subscription, Tracehound,
@@ -210,4 +214,120 @@ fn replacement_evidence_is_analysed_too() {
         a.outcome
     );
     assert_eq!(th.snapshot().hound.offered, 2);
+}
+
+/// Polls the pool's workers until `done` holds, for at most `within`.
+fn wait_for_workers(
+    th: &Tracehound,
+    within: Duration,
+    done: impl Fn(&HoundWorkers) -> bool,
+) -> HoundWorkers {
+    let until = Instant::now() + within;
+    loop {
+        let workers = th.hound_workers();
+        if done(&workers) || Instant::now() >= until {
+            return workers;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The parent process id in `/proc/<pid>/stat`.
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_worker_killed_while_idle_is_noticed_counted_named_and_replaced() {
+    let mut hound = HoundConfig::new(HOUND);
+    hound.workers = 2;
+    let (th, events) = start(hound);
+    let ready = wait_for_workers(&th, Duration::from_secs(10), |w| {
+        w.slots.iter().all(|s| s.pid.is_some())
+    });
+    let pids: Vec<u32> = ready.slots.iter().map(|s| s.pid.unwrap()).collect();
+    // The pids are this process's own worker children, not some other process.
+    for &pid in &pids {
+        assert_eq!(parent_of(pid), std::process::id(), "worker {pid}");
+    }
+    assert!(ready.lost.is_empty());
+    assert_eq!(th.snapshot().hound.live, 2);
+
+    let victim = pids[0];
+    let killed = Instant::now();
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+    let after = wait_for_workers(&th, Duration::from_secs(5), |w| {
+        w.slots[0].pid.is_some_and(|pid| pid != victim)
+    });
+    let noticed = killed.elapsed();
+    let replacement = after.slots[0]
+        .pid
+        .unwrap_or_else(|| panic!("slot 0 not replaced: {after:?}"));
+    assert_ne!(replacement, victim);
+    // Checked every 100 ms while idle, not only when the next job comes (none did).
+    assert!(
+        noticed < Duration::from_secs(1),
+        "noticed after {noticed:?}"
+    );
+    assert_eq!(
+        after.slots[1].pid,
+        Some(pids[1]),
+        "the other worker is untouched"
+    );
+    assert_eq!(after.lost.len(), 1, "{after:?}");
+    let lost = after.lost[0];
+    assert_eq!((lost.pid, lost.slot, lost.job), (victim, 0, None));
+    assert_eq!(
+        lost.cause,
+        WorkerLoss::Died {
+            code: None,
+            signal: Some(9)
+        }
+    );
+    assert_eq!(lost.cause.describe(), "killed by signal 9");
+
+    let stats = th.snapshot().hound;
+    assert_eq!((stats.idle_failures, stats.idle_deaths), (1, 1));
+    assert_eq!((stats.live, stats.spawns), (2, 3));
+    // Nothing was charged to a job: none was in flight.
+    assert_eq!((stats.crashes, stats.respawns, stats.accepted), (0, 0, 0));
+
+    // The pool still works, and the replacement is a real worker.
+    let signature = quarantine(&th, json!({"after": "the kill"}));
+    let a = analysis(&events, &signature);
+    assert!(
+        matches!(a.outcome, HoundOutcome::Analysed(_)),
+        "{:?}",
+        a.outcome
+    );
+}
+
+#[test]
+fn an_idle_slot_checks_its_worker_about_every_100_ms() {
+    let mut hound = HoundConfig::new(HOUND);
+    hound.workers = 1;
+    let (th, _events) = start(hound);
+    let first = wait_for_workers(&th, Duration::from_secs(10), |w| w.slots[0].pid.is_some());
+    let before = first.slots[0].checks;
+    // Idle slots check their worker about every 100 ms: two more checks well within 2 s.
+    let later = wait_for_workers(&th, Duration::from_secs(2), |w| {
+        w.slots[0].checks >= before + 2
+    });
+    assert!(
+        later.slots[0].checks >= before + 2,
+        "{first:?} then {later:?}"
+    );
+    assert_eq!(later.slots[0].pid, first.slots[0].pid);
+    assert_eq!(th.snapshot().hound.idle_failures, 0);
+}
+
+#[test]
+fn without_a_pool_there_are_no_workers() {
+    let th = Tracehound::builder()
+        .maintenance(MaintenanceConfig::manual())
+        .build()
+        .unwrap();
+    assert_eq!(th.hound_workers(), HoundWorkers::default());
 }

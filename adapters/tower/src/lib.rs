@@ -89,8 +89,15 @@
 //! | a panic in the detector or tracehound | the inner service's (counted in [`HttpPolicy::stats`]) |
 //! | anything, with `HttpConfig::dry_run` | the inner service's (counted as `dry_run_passed`) |
 //!
-//! With tonic, a refusal is an HTTP response, not a gRPC status: gRPC clients report 403 as
-//! `PERMISSION_DENIED`, 429 as `UNAVAILABLE` and 413 as `UNKNOWN`.
+//! With tonic, a refusal is an HTTP response with a plain-text body, not a gRPC status. A
+//! tonic client (0.14) reads that body as a gRPC message and reports `INTERNAL` for 403, 429
+//! and 413 alike, with the HTTP status only in the message (`protocol error: received message
+//! with invalid compression flag: 102 ... while receiving response with status: 403
+//! Forbidden`); it does not map 403 to `PERMISSION_DENIED` or 429 to `UNAVAILABLE`. Other
+//! gRPC clients may map the HTTP status instead. tonic keeps the peer address in a
+//! `TcpConnectInfo` extension, which this layer does not read: copy its `remote_addr()` into
+//! a `SocketAddr` extension in a layer in front of this one (`tests/tonic.rs` does), or every
+//! tonic client falls under `missing_key`.
 //!
 //! # Signed verdicts
 //!

@@ -27,7 +27,11 @@
 //! offers under `drop` or `escalate` find no free worker) and offers every newly quarantined evidence to them
 //! without blocking `intercept`. A job that is not answered within `job_timeout` gets its
 //! worker SIGKILLed and replaced; so does a worker that exits, is killed by its sandbox, or
-//! writes anything that is not the one well-formed answer to the job in flight. Workers are
+//! writes anything that is not the one well-formed answer to the job in flight. An idle
+//! worker is checked every 100 ms (alive, silent) and every second (CPU), so one killed
+//! while idle (a `SIGKILL` from outside, the OOM killer) is replaced at once, not when the
+//! next job comes; [`Tracehound::hound_workers`](crate::Tracehound::hound_workers) gives the
+//! workers' pids and the last ones lost, with their cause. Workers are
 //! rotated after `rotate_after` jobs plus random jitter. A queued job holds its evidence
 //! weakly: evidence evicted, expired or erased before a worker is free is not analysed. Each finished job becomes an
 //! [`Analysis`]: an [`EvidenceAnalysed`](crate::EventKind::EvidenceAnalysed) event, an
@@ -206,7 +210,8 @@ pub struct HoundStats {
     pub enabled: bool,
     /// Configured workers.
     pub workers: usize,
-    /// Workers running now.
+    /// Workers running now. A worker that died while idle counts until its slot's next
+    /// check, within about 100 ms.
     pub live: usize,
     /// Workers running a job now.
     pub busy: usize,
@@ -242,9 +247,15 @@ pub struct HoundStats {
     pub respawns: u64,
     /// Workers retired after `rotate_after` jobs.
     pub rotations: u64,
-    /// Workers found dead, talking, or burning CPU while idle (checked every second, and
-    /// before each job for the first two), replaced before a job was sent to them.
+    /// Workers found dead, talking, or burning CPU while idle (alive and silent checked every
+    /// 100 ms and before each job, CPU every second), replaced before a job was sent to them.
     pub idle_failures: u64,
+    /// Of `idle_failures`, workers found dead: exited, or killed by a signal nobody in the
+    /// pool sent (a `SIGKILL` from outside, the OOM killer, `SIGSYS` from the sandbox).
+    /// Workers that die during a job are counted by the job's outcome (`crashes`,
+    /// `sandbox_violations`). [`Tracehound::hound_workers`](crate::Tracehound::hound_workers)
+    /// names the last ones lost.
+    pub idle_deaths: u64,
     /// Jobs skipped because their evidence left the quarantine (evicted, expired, removed or
     /// erased) before a worker was free.
     pub gone: u64,
@@ -252,4 +263,88 @@ pub struct HoundStats {
     pub mean_job_micros: u64,
     /// 99th percentile job time over the last 1,024 jobs, microseconds.
     pub p99_job_micros: u64,
+}
+
+/// The pool's workers now, and the last ones it lost, from
+/// [`Tracehound::hound_workers`](crate::Tracehound::hound_workers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HoundWorkers {
+    /// One entry per slot, in slot order (empty without a pool).
+    pub slots: Vec<HoundSlot>,
+    /// The most recently lost workers, oldest first: at most the last 32.
+    pub lost: Vec<LostWorker>,
+}
+
+/// One slot of the pool: a thread and the worker process it owns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HoundSlot {
+    /// The process id of the slot's worker; `None` while it has none (starting one, or
+    /// backing off after failed starts).
+    pub pid: Option<u32>,
+    /// How many times the slot has checked its idle worker (alive, silent). Once this has
+    /// gone up since some moment, a worker that died before that moment has been noticed,
+    /// counted and replaced.
+    pub checks: u64,
+}
+
+/// A worker the pool lost: it died, or the pool killed it for misbehaving. Workers retired
+/// after `rotate_after` jobs, or stopped with the pool, are not lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LostWorker {
+    /// Its process id.
+    pub pid: u32,
+    /// The slot that ran it.
+    pub slot: usize,
+    /// The job in flight, or `None` if it was idle.
+    pub job: Option<u64>,
+    /// What happened.
+    pub cause: WorkerLoss,
+}
+
+/// Why a worker was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkerLoss {
+    /// It exited, or was killed by a signal the pool did not send (a `SIGKILL` from
+    /// outside, the OOM killer, `SIGSYS` from its sandbox); both `None` if its status could
+    /// not be read.
+    Died {
+        /// Exit code, if it exited.
+        code: Option<i32>,
+        /// Signal, if one killed it.
+        signal: Option<i32>,
+    },
+    /// It wrote to its stdout with no job in flight; the pool killed it.
+    WroteWhileIdle,
+    /// It used more than 0.25 s of CPU between two idle checks; the pool killed it.
+    BurnedCpuWhileIdle,
+    /// It did not answer its job within `job_timeout`; the pool killed it.
+    TimedOut,
+    /// It broke the protocol during a job; the pool killed it.
+    ProtocolViolation(Violation),
+}
+
+impl WorkerLoss {
+    /// A short description for reports and logs, such as `killed by signal 9`.
+    pub fn describe(&self) -> String {
+        match self {
+            WorkerLoss::Died {
+                signal: Some(signal),
+                ..
+            } => format!("killed by signal {signal}"),
+            WorkerLoss::Died {
+                code: Some(code), ..
+            } => format!("exited with code {code}"),
+            WorkerLoss::Died { .. } => "died".to_owned(),
+            WorkerLoss::WroteWhileIdle => "wrote while idle".to_owned(),
+            WorkerLoss::BurnedCpuWhileIdle => "burned CPU while idle".to_owned(),
+            WorkerLoss::TimedOut => "timed out".to_owned(),
+            WorkerLoss::ProtocolViolation(violation) => {
+                format!("protocol violation ({})", violation.as_str())
+            }
+        }
+    }
 }

@@ -13,12 +13,13 @@
 //! accepted only when a slot is idle and waiting; with [`Exhaustion::Defer`] it holds up to
 //! `defer_queue` jobs.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -32,17 +33,27 @@ use tracehound_codec::ipc::{
 };
 
 use crate::config::{Exhaustion, HoundConfig};
-use crate::hound::{Completed, HoundOutcome, HoundStats, Offered, Order, Sink, Violation};
+use crate::hound::{
+    Completed, HoundOutcome, HoundSlot, HoundStats, HoundWorkers, LostWorker, Offered, Order, Sink,
+    Violation, WorkerLoss,
+};
 use crate::quarantine::EvidenceBytes;
 
 /// Longest a slot thread sleeps in `poll` before it looks at the stop flag.
 const POLL_SLICE: Duration = Duration::from_millis(50);
 
-/// How often an idle slot checks that its worker is alive and silent.
+/// How often an idle slot checks that its worker is alive and silent: a `waitpid` and a
+/// `poll`, cheap enough that a worker killed while idle is replaced (and counted) at once.
+const LIVENESS_CHECK: Duration = Duration::from_millis(100);
+
+/// How often an idle slot checks its worker's CPU time.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-/// CPU time an idle worker may use between two idle checks before it is replaced.
+/// CPU time an idle worker may use between two CPU checks before it is replaced.
 const IDLE_CPU: Duration = Duration::from_millis(250);
+
+/// Lost workers remembered for [`HoundWorkers::lost`].
+const LOST_KEEP: usize = 32;
 
 /// A slot's frame buffer keeps at most this capacity between jobs.
 const FRAME_KEEP: usize = 64 * 1024;
@@ -67,7 +78,16 @@ struct Counters {
     respawns: AtomicU64,
     rotations: AtomicU64,
     idle_failures: AtomicU64,
+    idle_deaths: AtomicU64,
     gone: AtomicU64,
+}
+
+/// What a slot shows of itself to [`Pool::workers`].
+#[derive(Debug, Default)]
+struct SlotView {
+    /// The worker's pid, 0 when there is none.
+    pid: AtomicU32,
+    checks: AtomicU64,
 }
 
 struct Shared {
@@ -80,6 +100,8 @@ struct Shared {
     rng: Mutex<u64>,
     stop: AtomicBool,
     sink: Sink,
+    views: Vec<SlotView>,
+    lost: Mutex<VecDeque<LostWorker>>,
 }
 
 /// A ring of recent job durations, in microseconds.
@@ -148,6 +170,8 @@ impl Pool {
             rng: Mutex::new(u64::from_le_bytes(seed) | 1),
             stop: AtomicBool::new(false),
             sink,
+            views: (0..config.workers).map(|_| SlotView::default()).collect(),
+            lost: Mutex::new(VecDeque::with_capacity(LOST_KEEP)),
             config,
         });
         let mut pool = Pool {
@@ -160,7 +184,7 @@ impl Pool {
             let rx = rx.clone();
             let handle = thread::Builder::new()
                 .name(format!("tracehound-hound-{index}"))
-                .spawn(move || Slot::new(shared).run(&rx))?;
+                .spawn(move || Slot::new(shared, index).run(&rx))?;
             pool.slots.push(handle);
         }
         Ok(pool)
@@ -218,10 +242,25 @@ impl Pool {
             respawns: load(&c.respawns),
             rotations: load(&c.rotations),
             idle_failures: load(&c.idle_failures),
+            idle_deaths: load(&c.idle_deaths),
             gone: load(&c.gone),
             mean_job_micros: mean,
             p99_job_micros: p99,
         }
+    }
+
+    pub(crate) fn workers(&self) -> HoundWorkers {
+        let slots = self
+            .shared
+            .views
+            .iter()
+            .map(|view| HoundSlot {
+                pid: Some(view.pid.load(Ordering::Relaxed)).filter(|&pid| pid != 0),
+                checks: view.checks.load(Ordering::Acquire),
+            })
+            .collect();
+        let lost = self.shared.lost.lock().iter().copied().collect();
+        HoundWorkers { slots, lost }
     }
 }
 
@@ -245,18 +284,23 @@ impl Drop for Pool {
 /// One slot: a thread and the worker it owns.
 struct Slot {
     shared: Arc<Shared>,
+    index: usize,
     worker: Option<Worker>,
     frame: Vec<u8>,
     backoff: Duration,
+    /// When the idle worker's CPU time is next checked.
+    cpu_check: Instant,
 }
 
 impl Slot {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(shared: Arc<Shared>, index: usize) -> Self {
         Slot {
             shared,
+            index,
             worker: None,
             frame: Vec::new(),
             backoff: Duration::from_millis(10),
+            cpu_check: Instant::now() + IDLE_CHECK,
         }
     }
 
@@ -265,10 +309,14 @@ impl Slot {
             if self.worker.is_none() && !self.start_worker() {
                 continue;
             }
-            let (id, order) = match jobs.recv_timeout(IDLE_CHECK) {
+            let (id, order) = match jobs.recv_timeout(LIVENESS_CHECK) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    self.check_idle_worker(true);
+                    let cpu = Instant::now() >= self.cpu_check;
+                    if cpu {
+                        self.cpu_check = Instant::now() + IDLE_CHECK;
+                    }
+                    self.check_idle_worker(cpu);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -288,29 +336,65 @@ impl Slot {
             let outcome = self.run_job(id, &order, bytes);
             let duration = started.elapsed();
             self.shared.busy.fetch_sub(1, Ordering::Relaxed);
+            self.cpu_check = Instant::now() + IDLE_CHECK;
             self.finish(id, order, outcome, duration);
         }
         self.retire(false);
     }
 
-    /// Replaces the worker if it died or wrote something while idle (and, on the periodic
-    /// check, if it burned CPU); false if it had to.
-    fn check_idle_worker(&mut self, periodic: bool) -> bool {
-        let well = self.worker.as_mut().is_none_or(|worker| {
-            if periodic {
-                worker.idle_check()
-            } else {
-                worker.idle_and_well()
-            }
-        });
+    /// Replaces the worker if it died or wrote something while idle (and, when `cpu` is
+    /// set, if it burned CPU); false if it had to.
+    fn check_idle_worker(&mut self, cpu: bool) -> bool {
+        let Some(worker) = self.worker.as_mut() else {
+            return true;
+        };
+        let state = worker.idle_state();
+        let loss = match state {
+            Idle::Well if cpu && worker.burned_cpu() => Some(WorkerLoss::BurnedCpuWhileIdle),
+            Idle::Well => None,
+            Idle::Wrote => Some(WorkerLoss::WroteWhileIdle),
+            Idle::Exited => None,
+        };
+        let well = matches!(state, Idle::Well) && loss.is_none();
         if !well {
-            self.shared
-                .counters
-                .idle_failures
-                .fetch_add(1, Ordering::Relaxed);
-            self.retire(false);
+            let counters = &self.shared.counters;
+            counters.idle_failures.fetch_add(1, Ordering::Relaxed);
+            match loss {
+                Some(loss) => {
+                    let pid = self.retire(false);
+                    self.lose(pid, None, loss);
+                }
+                None => {
+                    counters.idle_deaths.fetch_add(1, Ordering::Relaxed);
+                    let (pid, status) = self.reap();
+                    self.lose(pid, None, died(status));
+                }
+            }
         }
+        // Counted last: once a caller sees the count go up, the counters and the lost
+        // worker's record already show what this check found.
+        self.shared.views[self.index]
+            .checks
+            .fetch_add(1, Ordering::Release);
         well
+    }
+
+    /// Remembers a lost worker (the last [`LOST_KEEP`]), and says so in the log.
+    fn lose(&self, pid: Option<u32>, job: Option<u64>, cause: WorkerLoss) {
+        let Some(pid) = pid else {
+            return;
+        };
+        tracing::warn!(pid, slot = self.index, ?job, cause = %cause.describe(), "hound worker lost");
+        let mut lost = self.shared.lost.lock();
+        if lost.len() >= LOST_KEEP {
+            lost.pop_front();
+        }
+        lost.push_back(LostWorker {
+            pid,
+            slot: self.index,
+            job,
+            cause,
+        });
     }
 
     fn stopped(&self) -> bool {
@@ -351,6 +435,9 @@ impl Slot {
             Ok(worker) => {
                 counters.spawns.fetch_add(1, Ordering::Relaxed);
                 self.shared.live.fetch_add(1, Ordering::Relaxed);
+                self.shared.views[self.index]
+                    .pid
+                    .store(worker.child.id(), Ordering::Relaxed);
                 self.worker = Some(worker);
                 self.backoff = Duration::from_millis(10);
                 true
@@ -380,11 +467,32 @@ impl Slot {
     }
 
     /// Ends the worker: gracefully (stdin closed, a short wait) for rotation, or at once.
-    fn retire(&mut self, graceful: bool) {
-        if let Some(worker) = self.worker.take() {
-            worker.end(graceful);
-            self.shared.live.fetch_sub(1, Ordering::Relaxed);
-        }
+    /// Returns its pid, if there was one.
+    fn retire(&mut self, graceful: bool) -> Option<u32> {
+        let worker = self.worker.take()?;
+        let pid = worker.child.id();
+        worker.end(graceful);
+        self.forget_worker();
+        Some(pid)
+    }
+
+    /// Collects the status of a worker whose stdout hung up or that has exited. Returns its
+    /// pid, if there was one, and its status, if it could be read.
+    fn reap(&mut self) -> (Option<u32>, Option<ExitStatus>) {
+        let Some(worker) = self.worker.take() else {
+            return (None, None);
+        };
+        let pid = worker.child.id();
+        let status = worker.reap();
+        self.forget_worker();
+        (Some(pid), status)
+    }
+
+    fn forget_worker(&self) {
+        self.shared.live.fetch_sub(1, Ordering::Relaxed);
+        self.shared.views[self.index]
+            .pid
+            .store(0, Ordering::Relaxed);
     }
 
     fn run_job(&mut self, id: u64, order: &Order, bytes: EvidenceBytes) -> HoundOutcome {
@@ -415,23 +523,26 @@ impl Slot {
             }
             Err(fault) => {
                 counters.respawns.fetch_add(1, Ordering::Relaxed);
-                let outcome = match fault {
-                    Fault::Timeout => {
-                        self.retire(false);
-                        HoundOutcome::TimedOut
-                    }
-                    Fault::Violation(violation) => {
-                        self.retire(false);
-                        HoundOutcome::ProtocolViolation(violation)
-                    }
+                let (pid, outcome, loss) = match fault {
+                    Fault::Timeout => (
+                        self.retire(false),
+                        HoundOutcome::TimedOut,
+                        WorkerLoss::TimedOut,
+                    ),
+                    Fault::Violation(violation) => (
+                        self.retire(false),
+                        HoundOutcome::ProtocolViolation(violation),
+                        WorkerLoss::ProtocolViolation(violation),
+                    ),
                     Fault::Exited => {
-                        let status = self.worker.take().map(|w| {
-                            self.shared.live.fetch_sub(1, Ordering::Relaxed);
-                            w.reap()
-                        });
-                        exit_outcome(status.flatten())
+                        let (pid, status) = self.reap();
+                        (pid, exit_outcome(status), died(status))
                     }
                 };
+                // A stop cuts the job short: that is the pool ending, not a lost worker.
+                if !self.stopped() {
+                    self.lose(pid, Some(id), loss);
+                }
                 // Replaced at the top of the slot's loop, before it takes another job (and
                 // outside this job's time).
                 outcome
@@ -454,6 +565,24 @@ fn exit_outcome(status: Option<ExitStatus>) -> HoundOutcome {
             signal: None,
         },
     }
+}
+
+fn died(status: Option<ExitStatus>) -> WorkerLoss {
+    WorkerLoss::Died {
+        code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
+    }
+}
+
+/// What the check of an idle worker found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    /// Running, nothing written.
+    Well,
+    /// Output with no job in flight.
+    Wrote,
+    /// Exited, or exiting: its stdout hung up.
+    Exited,
 }
 
 /// Why a job's worker must be replaced.
@@ -556,30 +685,44 @@ impl Worker {
         }
     }
 
-    /// True if the worker is running and has written nothing since its last answer.
-    fn idle_and_well(&mut self) -> bool {
-        if !matches!(self.child.try_wait(), Ok(None)) || self.reader.buffered() > 0 {
-            return false;
+    /// Whether the worker is running and has written nothing since its last answer.
+    fn idle_state(&mut self) -> Idle {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return Idle::Exited;
+        }
+        if self.reader.buffered() > 0 {
+            return Idle::Wrote;
         }
         let mut fds = [PollFd::new(self.stdout.as_fd(), PollFlags::POLLIN)];
-        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => Idle::Well,
+            // A process that is being killed closes its pipes before it becomes a zombie:
+            // a hang-up is an exit that `try_wait` may not see yet. Whatever it wrote
+            // before, it is gone, and its status says why.
+            Ok(_)
+                if fds[0]
+                    .revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)) =>
+            {
+                Idle::Exited
+            }
+            Ok(_) => Idle::Wrote,
+            Err(_) => Idle::Exited,
+        }
     }
 
-    /// The periodic check of an idle worker: [`idle_and_well`](Self::idle_and_well), and not
-    /// burning CPU (an exploited worker could spin between jobs). The first check after a
-    /// job notes the worker's CPU time; later ones allow [`IDLE_CPU`] more.
-    fn idle_check(&mut self) -> bool {
-        if !self.idle_and_well() {
-            return false;
-        }
+    /// Whether the idle worker burns CPU (an exploited worker could spin between jobs). The
+    /// first check after a job notes the worker's CPU time; later ones allow [`IDLE_CPU`]
+    /// more.
+    fn burned_cpu(&mut self) -> bool {
         let Some(used) = cpu_time(self.child.id()) else {
-            return true;
+            return false;
         };
         match self.idle_cpu {
-            Some(mark) => used.saturating_sub(mark) <= IDLE_CPU,
+            Some(mark) => used.saturating_sub(mark) > IDLE_CPU,
             None => {
                 self.idle_cpu = Some(used);
-                true
+                false
             }
         }
     }

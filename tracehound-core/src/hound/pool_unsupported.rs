@@ -4,7 +4,7 @@
 use std::io;
 
 use crate::config::HoundConfig;
-use crate::hound::{HoundStats, Offered, Order, Sink};
+use crate::hound::{HoundStats, HoundWorkers, Offered, Order, Sink};
 
 #[derive(Debug)]
 pub(crate) enum Pool {}
@@ -22,6 +22,10 @@ impl Pool {
     }
 
     pub(crate) fn stats(&self) -> HoundStats {
+        match *self {}
+    }
+
+    pub(crate) fn workers(&self) -> HoundWorkers {
         match *self {}
     }
 }
