@@ -64,7 +64,8 @@
 //! exactly like the other tracehound adapters.
 //!
 //! **Peer address**: from axum's `ConnectInfo<SocketAddr>` extension (feature `axum`, set
-//! by `into_make_service_with_connect_info::<SocketAddr>()`), or else from a plain
+//! by `into_make_service_with_connect_info::<SocketAddr>()`), tonic's `TcpConnectInfo`
+//! (feature `tonic`), or else from a plain
 //! [`std::net::SocketAddr`] extension, which a hyper server inserts itself before calling
 //! the service. Without either, the policy's `missing_key` setting applies (by default all
 //! such requests share one key, `unknown`). Which address or header the client is keyed by
@@ -95,9 +96,10 @@
 //! with invalid compression flag: 102 ... while receiving response with status: 403
 //! Forbidden`); it does not map 403 to `PERMISSION_DENIED` or 429 to `UNAVAILABLE`. Other
 //! gRPC clients may map the HTTP status instead. tonic keeps the peer address in a
-//! `TcpConnectInfo` extension, which this layer does not read: copy its `remote_addr()` into
-//! a `SocketAddr` extension in a layer in front of this one (`tests/tonic.rs` does), or every
-//! tonic client falls under `missing_key`.
+//! `TcpConnectInfo` extension: enable this crate's `tonic` feature and the layer reads it;
+//! without the feature, copy its `remote_addr()` into a `SocketAddr` extension in a layer in
+//! front of this one (`tests/tonic.rs` does), or every tonic client falls under
+//! `missing_key`.
 //!
 //! # Signed verdicts
 //!
@@ -126,13 +128,14 @@
 //!   since a nested router's services see the path without its prefix (and verdicts are
 //!   signed over the full target).
 //! - Responses are not inspected.
-//! - Buffering costs up to `max_body_bytes` (plus one frame) per flagged request in flight,
-//!   for at most `body_timeout`. Bound concurrency and body sizes with layers in front of
+//! - Buffering costs up to `max_body_bytes` (plus one frame) per request in flight that
+//!   carries a verdict header (or that the detector may flag), for at most `body_timeout`. Bound concurrency and body sizes with layers in front of
 //!   this one (for example tower-http's `RequestBodyLimitLayer` and a concurrency limit).
 //!
 //! # Features
 //!
 //! - `axum` (default): read the peer address from axum's `ConnectInfo<SocketAddr>`.
+//! - `tonic`: read the peer address from tonic's `TcpConnectInfo`.
 //!
 //! [`HttpPolicy::max_body_bytes`]: tracehound::http::HttpPolicy::max_body_bytes
 //! [`HttpPolicy::admit`]: tracehound::http::HttpPolicy::admit

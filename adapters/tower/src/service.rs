@@ -82,9 +82,17 @@ impl Headers for HttpHeaders<'_> {
     }
 }
 
-/// The connection's peer: axum's `ConnectInfo<SocketAddr>`, or a plain `SocketAddr`
-/// extension (what a hyper server inserts itself).
+/// The connection's peer: axum's `ConnectInfo<SocketAddr>`, tonic's `TcpConnectInfo`, or a
+/// plain `SocketAddr` extension (what a hyper server inserts itself).
 fn peer(parts: &Parts) -> Option<IpAddr> {
+    #[cfg(feature = "tonic")]
+    if let Some(addr) = parts
+        .extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
+    {
+        return Some(addr.ip());
+    }
     #[cfg(feature = "axum")]
     if let Some(axum::extract::ConnectInfo(addr)) = parts
         .extensions

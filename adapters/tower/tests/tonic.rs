@@ -366,6 +366,7 @@ fn flagged_evidence_over_the_payload_cap_is_refused_as_too_large() {
 /// Without a layer that copies tonic's `TcpConnectInfo` into a `SocketAddr` extension, the
 /// layer finds no peer address, and the policy's `missing_key` applies: by default every
 /// tonic client then shares one key, so one client's flood rate-limits them all.
+#[cfg(not(feature = "tonic"))]
 #[test]
 fn without_the_peer_address_tonic_calls_have_no_client_key() {
     let fixture = serve(RateLimitConfig::disabled(), 64 * 1024, false);
@@ -379,4 +380,21 @@ fn without_the_peer_address_tonic_calls_have_no_client_key() {
     let receipts = fixture.policy.tracehound().list();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0].source().as_str(), "unknown");
+}
+
+/// With the `tonic` feature the layer reads tonic's `TcpConnectInfo` itself: each client is
+/// keyed by its address, with no layer in front.
+#[cfg(feature = "tonic")]
+#[test]
+fn with_the_tonic_feature_calls_are_keyed_by_their_peer() {
+    let fixture = serve(RateLimitConfig::disabled(), 64 * 1024, false);
+    let mut client = fixture.client();
+    let marking = fixture.marking("injection", "low");
+    fixture
+        .echo(&mut client, "b", Vec::new(), Some(marking))
+        .unwrap_err();
+    assert_eq!(fixture.policy.stats().missing_keys, 0);
+    let receipts = fixture.policy.tracehound().list();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].source().as_str(), "127.0.0.1");
 }
