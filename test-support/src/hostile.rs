@@ -24,6 +24,16 @@ pub struct Marks {
 /// The request the [`Marks`] are for.
 pub const MARKED_TARGET: &str = "/search?q=1%27%20OR%201%3D1";
 
+/// One served request, the whole quota of a server allowing one a minute.
+fn use_up_the_quota(addr: SocketAddr) -> io::Result<()> {
+    let response = get(&mut RawClient::connect(addr)?, "/", &[])?;
+    assert_eq!(
+        response.head.status, 200,
+        "the first request is within the quota"
+    );
+    Ok(())
+}
+
 fn get(client: &mut RawClient, target: &str, headers: &[(&str, &str)]) -> io::Result<Response> {
     let mut all = vec![("Host", "test"), ("Connection", "close")];
     all.extend_from_slice(headers);
@@ -103,8 +113,8 @@ pub enum Continue {
     Always,
 }
 
-/// On a server whose client (127.0.0.1) has used up its quota: a request with a large
-/// declared body gets 429 from its head alone, with or without `Expect: 100-continue`
+/// On a server that allows 127.0.0.1 one request a minute (the first request here uses it
+/// up): a request with a large declared body gets 429 from its head alone, with or without `Expect: 100-continue`
 /// and with or without a verdict, while the client has sent no body byte; with `OnRead`,
 /// no `100 Continue` comes first.
 pub fn a_limited_source_is_refused_from_its_head(
@@ -112,6 +122,7 @@ pub fn a_limited_source_is_refused_from_its_head(
     marked_post: &str,
     server_continue: Continue,
 ) -> io::Result<()> {
+    use_up_the_quota(addr)?;
     for expect in [true, false] {
         for verdict in [None, Some(marked_post)] {
             let mut headers = vec![("Host", "test"), ("Content-Length", "1048576")];
@@ -247,11 +258,12 @@ pub fn stalled_bodies_are_all_released(
     Ok(())
 }
 
-/// On a server whose client (127.0.0.1) has used up its quota: a client that sends its
-/// body without asking (`Expect` absent), a moment after its head, as most clients do,
+/// On a server that allows 127.0.0.1 one request a minute (the first request here uses it
+/// up): a client that sends its body without asking (`Expect` absent), a moment after its head, as most clients do,
 /// still reads its 429. (A server that refused from the head and closed the connection at
 /// once would reset it while the body arrives, and the client would lose the answer.)
 pub fn a_limited_client_that_sends_its_body_reads_its_answer(addr: SocketAddr) -> io::Result<()> {
+    use_up_the_quota(addr)?;
     for len in [10usize, 4096, 60_000, 4_000_000] {
         let length = len.to_string();
         let headers = [("Host", "test"), ("Content-Length", length.as_str())];
@@ -263,5 +275,37 @@ pub fn a_limited_client_that_sends_its_body_reads_its_answer(addr: SocketAddr) -
         let response = client.read_response()?;
         assert_eq!(response.head.status, 429, "a {len}-byte body");
     }
+    Ok(())
+}
+
+/// The body [`a_body_bound_verdict_holds_only_for_its_body`] sends with `verdict`.
+pub const BOUND_BODY: &[u8] = br#"{"q":"' OR 1=1 --"}"#;
+
+/// A verdict for `POST /echo` bound to [`BOUND_BODY`] flags that request (403), and the
+/// same verdict replayed with another body is not believed: the body is echoed back.
+pub fn a_body_bound_verdict_holds_only_for_its_body(
+    addr: SocketAddr,
+    verdict: &str,
+) -> io::Result<()> {
+    let send = |body: &[u8]| -> io::Result<Response> {
+        let len = body.len().to_string();
+        let headers = [
+            ("Host", "t"),
+            ("Connection", "close"),
+            ("Content-Length", len.as_str()),
+            ("Tracehound-Verdict", verdict),
+        ];
+        let mut client = RawClient::connect(addr)?;
+        client.send(&request_bytes("POST", "/echo", &headers, body))?;
+        client.read_response()
+    };
+    assert_eq!(send(BOUND_BODY)?.head.status, 403);
+    let other = br#"{"q":"the attacker's own body"}"#;
+    let replayed = send(other)?;
+    assert_eq!(
+        replayed.head.status, 200,
+        "a replay with another body is not believed"
+    );
+    assert_eq!(replayed.body, other);
     Ok(())
 }

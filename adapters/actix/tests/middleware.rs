@@ -1,4 +1,6 @@
-//! The middleware on a real listening actix-web server, driven by a real HTTP client.
+//! The middleware on a real listening actix-web server, driven by a real HTTP client; and
+//! attacked over raw sockets: verdict stripping, refusal before the body, trickled and
+//! stalled bodies, body-bound verdicts.
 
 use std::error::Error;
 use std::io::Cursor;
@@ -19,6 +21,7 @@ use tracehound::{
     CanonicalForm, Category, MaintenanceConfig, Outcome, RateLimitConfig, ThreatSignal, Tracehound,
 };
 use tracehound_actix::{Protect, inspection};
+use tracehound_test_support::hostile::{self, BOUND_BODY, Continue, MARKED_TARGET, Marks};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -56,6 +59,7 @@ impl Server {
                         .route("/", web::get().to(|| async { "hello" }))
                         .route("/search", web::get().to(|| async { "results" }))
                         .route("/echo", web::post().to(|body: web::Bytes| async { body }))
+                        .route("/ignore", web::post().to(|| async { "ignored" }))
                         .route("/inspection", web::get().to(outcome_name))
                 })
                 .workers(1)
@@ -511,5 +515,96 @@ fn evidence_holds_the_body_up_to_the_cap_and_marks_the_rest() -> TestResult {
     // 1025 bytes and 100 KiB have the same first KiB: one piece of evidence for both.
     assert_eq!(policy.tracehound().list().len(), 2);
     assert_eq!(policy.stats().dry_run_passed, 3);
+    Ok(())
+}
+
+// Attacks over raw sockets, the cases every adapter shares (`tracehound-test-support`).
+
+const BODY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A server whose bodies must arrive within [`BODY_TIMEOUT`], and its policy.
+fn hostile_server(
+    rate_limit: RateLimitConfig,
+) -> Result<(Server, Arc<HttpPolicy>), Box<dyn Error>> {
+    let mut config = HttpConfig::default();
+    config.body_timeout = BODY_TIMEOUT;
+    let policy = policy(tracehound(rate_limit)?, config, waf()?)?;
+    Ok((Server::start(&policy)?, policy))
+}
+
+fn marks() -> Result<Marks, Box<dyn Error>> {
+    let (waf, now) = (waf()?, now()?);
+    let other = SignedVerdict::new(b"another secret, also 32 bytes!!!".to_vec())?;
+    Ok(Marks {
+        valid: waf.sign("GET", MARKED_TARGET, now, "injection", "high"),
+        forged: waf.sign("GET", "/search?q=2", now, "injection", "high"),
+        stale: waf.sign("GET", MARKED_TARGET, now - 3600, "injection", "high"),
+        other_key: other.sign("GET", MARKED_TARGET, now, "injection", "high"),
+    })
+}
+
+fn marked_post() -> Result<String, Box<dyn Error>> {
+    Ok(waf()?.sign("POST", "/echo", now()?, "injection", "high"))
+}
+
+#[test]
+fn no_second_value_strips_a_valid_verdict() -> TestResult {
+    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    let sent = hostile::no_value_strips_a_valid_verdict(server.addr, &marks()?)?;
+    assert_eq!(policy.stats().rejected as usize, sent - 1);
+    Ok(())
+}
+
+#[test]
+fn a_limited_source_is_refused_before_its_body_is_read() -> TestResult {
+    let (server, _policy) = hostile_server(quota(1))?;
+    // actix-web's HTTP/1 dispatcher answers `Expect: 100-continue` itself before any
+    // middleware runs; the refusal still comes without a body byte read.
+    hostile::a_limited_source_is_refused_from_its_head(
+        server.addr,
+        &marked_post()?,
+        Continue::Always,
+    )?;
+    Ok(())
+}
+
+#[test]
+fn an_unmarked_request_is_served_without_waiting_for_its_body() -> TestResult {
+    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    hostile::an_unmarked_request_does_not_wait_for_its_body(server.addr, Continue::Always)?;
+    assert_eq!(policy.stats().reading_bodies, 0);
+    Ok(())
+}
+
+#[test]
+fn a_trickled_body_gets_408_at_the_deadline() -> TestResult {
+    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    hostile::a_trickled_body_gets_408(server.addr, &marked_post()?, BODY_TIMEOUT)?;
+    assert_eq!(policy.stats().body_timeouts, 1);
+    Ok(())
+}
+
+#[test]
+fn three_hundred_stalled_bodies_are_all_refused_and_released() -> TestResult {
+    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    hostile::stalled_bodies_are_all_released(server.addr, &marked_post()?, 300, BODY_TIMEOUT)?;
+    let stats = policy.stats();
+    assert_eq!((stats.body_timeouts, stats.reading_bodies), (300, 0));
+    Ok(())
+}
+
+#[test]
+fn a_body_bound_verdict_flags_only_its_own_body() -> TestResult {
+    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    let verdict = waf()?.sign_with_body("POST", "/echo", now()?, "injection", "high", BOUND_BODY);
+    hostile::a_body_bound_verdict_holds_only_for_its_body(server.addr, &verdict)?;
+    assert_eq!(policy.tracehound().snapshot().quarantine.count, 1);
+    Ok(())
+}
+
+#[test]
+fn a_limited_client_that_sends_its_body_anyway_reads_its_429() -> TestResult {
+    let (server, _policy) = hostile_server(quota(1))?;
+    hostile::a_limited_client_that_sends_its_body_reads_its_answer(server.addr)?;
     Ok(())
 }

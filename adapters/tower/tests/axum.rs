@@ -1,6 +1,7 @@
 //! The layer in front of a real axum server on a loopback port, driven by a real HTTP client:
 //! every outcome of the policy, client keys behind proxies, and bodies below, at and above
-//! the buffering cap.
+//! the buffering cap; and attacked over raw sockets: verdict stripping, refusal before the
+//! body, trickled and stalled bodies, body-bound verdicts.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::io::Read;
@@ -19,6 +20,7 @@ use tracehound::http::{
 use tracehound::{
     CanonicalForm, Category, Config, RateLimitConfig, Receipt, ThreatSignal, Tracehound, signature,
 };
+use tracehound_test_support::hostile::{self, BOUND_BODY, Continue, MARKED_TARGET, Marks};
 use tracehound_tower::TracehoundLayer;
 
 const SECRET: &[u8] = b"test secret: 32 bytes of entropy";
@@ -67,8 +69,10 @@ fn tracehound(rate_limit: RateLimitConfig, max_payload_bytes: usize) -> Tracehou
 }
 
 /// A server answering `GET /` with `hello`, `GET /search` with the outcome tracehound
-/// recorded, and `POST /echo` with the body it received.
+/// recorded, `POST /echo` with the body it received, and `POST /ignore` without reading
+/// its body.
 struct Server {
+    addr: SocketAddr,
     base: String,
     host: String,
     policy: Arc<HttpPolicy>,
@@ -86,6 +90,7 @@ fn serve(policy: HttpPolicy) -> Server {
             }),
         )
         .route("/echo", post(|body: Bytes| async move { body }))
+        .route("/ignore", post(|| async { "ignored" }))
         .layer(TracehoundLayer::new(Arc::clone(&policy)));
     let listener = runtime()
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -102,6 +107,7 @@ fn serve(policy: HttpPolicy) -> Server {
         .http_status_as_error(false)
         .build();
     Server {
+        addr,
         base: format!("http://{addr}"),
         host: addr.to_string(),
         policy,
@@ -450,4 +456,87 @@ fn a_long_threat_body_is_inspected_up_to_the_cap_and_delivered_whole() {
         *receipts[0].signature(),
         signature(Category::Injection, &expected, CanonicalForm::Jcs).unwrap()
     );
+}
+
+// Attacks over raw sockets, the cases every adapter shares (`tracehound-test-support`).
+
+const BODY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A server whose bodies must arrive within [`BODY_TIMEOUT`].
+fn hostile_server(rate_limit: RateLimitConfig) -> Server {
+    let mut config = HttpConfig::default();
+    config.body_timeout = BODY_TIMEOUT;
+    start(rate_limit, config).0
+}
+
+fn marks() -> Marks {
+    let waf = waf();
+    let other = SignedVerdict::new(b"another secret, also 32 bytes!!!".to_vec()).unwrap();
+    Marks {
+        valid: waf.sign("GET", MARKED_TARGET, now(), "injection", "high"),
+        forged: waf.sign("GET", "/search?q=2", now(), "injection", "high"),
+        stale: waf.sign("GET", MARKED_TARGET, now() - 3600, "injection", "high"),
+        other_key: other.sign("GET", MARKED_TARGET, now(), "injection", "high"),
+    }
+}
+
+fn marked_post() -> String {
+    waf().sign("POST", "/echo", now(), "injection", "high")
+}
+
+#[test]
+fn no_second_value_strips_a_valid_verdict() {
+    let server = hostile_server(RateLimitConfig::disabled());
+    let (addr, policy) = (server.addr, &server.policy);
+    let sent = hostile::no_value_strips_a_valid_verdict(addr, &marks()).unwrap();
+    let snapshot = policy.tracehound().snapshot();
+    // Every refused request was a threat; one piece of evidence per distinct description.
+    assert_eq!(policy.stats().rejected as usize, sent - 1);
+    assert!(snapshot.quarantine.count >= 1);
+}
+
+#[test]
+fn a_limited_source_is_refused_before_its_body_is_read() {
+    let addr = hostile_server(quota(Some(1))).addr;
+    hostile::a_limited_source_is_refused_from_its_head(addr, &marked_post(), Continue::OnRead)
+        .unwrap();
+}
+
+#[test]
+fn an_unmarked_request_is_served_without_waiting_for_its_body() {
+    let server = hostile_server(RateLimitConfig::disabled());
+    let (addr, policy) = (server.addr, &server.policy);
+    hostile::an_unmarked_request_does_not_wait_for_its_body(addr, Continue::OnRead).unwrap();
+    assert_eq!(policy.stats().reading_bodies, 0);
+}
+
+#[test]
+fn a_trickled_body_gets_408_at_the_deadline() {
+    let server = hostile_server(RateLimitConfig::disabled());
+    let (addr, policy) = (server.addr, &server.policy);
+    hostile::a_trickled_body_gets_408(addr, &marked_post(), BODY_TIMEOUT).unwrap();
+    assert_eq!(policy.stats().body_timeouts, 1);
+}
+
+#[test]
+fn three_hundred_stalled_bodies_are_all_refused_and_released() {
+    let server = hostile_server(RateLimitConfig::disabled());
+    let (addr, policy) = (server.addr, &server.policy);
+    hostile::stalled_bodies_are_all_released(addr, &marked_post(), 300, BODY_TIMEOUT).unwrap();
+    let stats = policy.stats();
+    assert_eq!((stats.body_timeouts, stats.reading_bodies), (300, 0));
+}
+
+#[test]
+fn a_body_bound_verdict_flags_only_its_own_body() {
+    let server = hostile_server(RateLimitConfig::disabled());
+    let verdict = waf().sign_with_body("POST", "/echo", now(), "injection", "high", BOUND_BODY);
+    hostile::a_body_bound_verdict_holds_only_for_its_body(server.addr, &verdict).unwrap();
+    assert_eq!(server.policy.tracehound().snapshot().quarantine.count, 1);
+}
+
+#[test]
+fn a_limited_client_that_sends_its_body_anyway_reads_its_429() {
+    let addr = hostile_server(quota(Some(1))).addr;
+    hostile::a_limited_client_that_sends_its_body_reads_its_answer(addr).unwrap();
 }
