@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::http::{
-    Admission, ClientKeySource, Decision, Head, Headers, HttpConfig, HttpPolicy, MissingKey,
-    REDACTED, REDACTED_CARD, Request, SignedVerdict, VerdictStats,
+    Admission, ClientKeySource, Decision, Head, Headers, HttpConfig, HttpPolicy, Inspection,
+    MissingKey, REDACTED, REDACTED_CARD, Request, SignedVerdict, VerdictStats,
 };
 use tracehound::{
     CanonicalForm, Category, Config, Outcome, RateLimitConfig, Severity, ThreatSignal, Tracehound,
@@ -1178,4 +1178,78 @@ fn body_timeouts_are_validated() {
     assert!(config.validate().is_err());
     config.body_timeout = Duration::from_millis(1);
     assert!(config.validate().is_ok());
+}
+
+#[test]
+fn a_grpc_call_is_refused_with_a_grpc_status() {
+    let waf = waf();
+    let mut rate_limit = RateLimitConfig::default();
+    rate_limit.requests = 1;
+    rate_limit.window = Duration::from_secs(60);
+    rate_limit.block = Duration::from_secs(60);
+    let policy =
+        HttpPolicy::new(tracehound(rate_limit), HttpConfig::default(), waf.clone()).unwrap();
+    let verdict = waf.sign("POST", "/shop.Cart/Add", NOW, "injection", "high");
+    let grpc = List::new(&[
+        ("content-type", "application/grpc+proto"),
+        ("tracehound-verdict", &verdict),
+    ]);
+    let head = |headers| Head {
+        method: "POST",
+        path: "/shop.Cart/Add",
+        query: None,
+        headers,
+        peer: Some("198.51.100.9".parse().unwrap()),
+        body_follows: true,
+    };
+    let grpc_status = |inspection: Inspection| {
+        let rejection = inspection.decision.rejection().cloned().unwrap();
+        let header = |name: &str| {
+            rejection
+                .headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            (rejection.status, rejection.body),
+            (200, ""),
+            "trailers-only"
+        );
+        assert_eq!(header("content-type").as_deref(), Some("application/grpc"));
+        (
+            header("grpc-status").unwrap(),
+            header("grpc-message").unwrap(),
+        )
+    };
+    let refused = policy.inspect(&head(&grpc).with_body(b"\0\0\0\0\x02hi", false));
+    assert_eq!(
+        grpc_status(refused),
+        ("7".to_owned(), "forbidden".to_owned())
+    );
+    let Admission::Decided(limited) = policy.admit(&head(&grpc)) else {
+        panic!("over the quota");
+    };
+    assert_eq!(
+        grpc_status(limited),
+        ("8".to_owned(), "too many requests".to_owned())
+    );
+
+    let policy = HttpPolicy::new(
+        tracehound(RateLimitConfig::disabled()),
+        HttpConfig::default(),
+        waf,
+    )
+    .unwrap();
+    let Admission::ReadBody(ticket) = policy.admit(&head(&grpc)) else {
+        panic!("a marked call needs its body");
+    };
+    assert_eq!(grpc_status(policy.body_timed_out(ticket)).0, "4");
+    // The same refusal to a plain HTTP request stays an HTTP status.
+    let plain = List::new(&[
+        ("content-type", "application/json"),
+        ("tracehound-verdict", &verdict),
+    ]);
+    let refused = policy.inspect(&head(&plain).with_body(b"{}", false));
+    assert_eq!(refused.decision.rejection().map(|r| r.status), Some(403));
 }

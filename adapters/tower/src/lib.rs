@@ -90,12 +90,12 @@
 //! | a panic in the detector or tracehound | the inner service's (counted in [`HttpPolicy::stats`]) |
 //! | anything, with `HttpConfig::dry_run` | the inner service's (counted as `dry_run_passed`) |
 //!
-//! With tonic, a refusal is an HTTP response with a plain-text body, not a gRPC status. A
-//! tonic client (0.14) reads that body as a gRPC message and reports `INTERNAL` for 403, 429
-//! and 413 alike, with the HTTP status only in the message (`protocol error: received message
-//! with invalid compression flag: 102 ... while receiving response with status: 403
-//! Forbidden`); it does not map 403 to `PERMISSION_DENIED` or 429 to `UNAVAILABLE`. Other
-//! gRPC clients may map the HTTP status instead. tonic keeps the peer address in a
+//! With tonic (any request whose `content-type` is `application/grpc...`), a refusal is a
+//! gRPC status in a trailers-only response: HTTP 200, no body, `grpc-status` and
+//! `grpc-message` in the headers. A gRPC client reports 403 as `PERMISSION_DENIED`, 429
+//! and 413 as `RESOURCE_EXHAUSTED` (with `retry-after` in the metadata for 429) and 408 as
+//! `DEADLINE_EXCEEDED`; a plain HTTP error with a text body would reach a tonic client as
+//! `INTERNAL`, whatever the reason. tonic keeps the peer address in a
 //! `TcpConnectInfo` extension: enable this crate's `tonic` feature and the layer reads it;
 //! without the feature, copy its `remote_addr()` into a `SocketAddr` extension in a layer in
 //! front of this one (`tests/tonic.rs` does), or every tonic client falls under

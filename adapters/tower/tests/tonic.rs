@@ -278,11 +278,10 @@ fn a_flagged_call_is_refused_and_its_evidence_quarantined() {
             Some(marking.clone()),
         )
         .unwrap_err();
-    // The refusal is a plain HTTP 403 with a text body, not a gRPC status: tonic reads the
-    // body as a gRPC frame, finds no valid compression flag (`f` of "forbidden" is 102), and
-    // reports INTERNAL naming the HTTP status. It does not map 403 to PERMISSION_DENIED.
-    assert_eq!(refused.code(), Code::Internal, "{refused:?}");
-    assert!(refused.message().contains("403 Forbidden"), "{refused:?}");
+    // A gRPC call's refusal is a gRPC status (trailers-only), which the client reports as
+    // such: an HTTP 403 with a text body would reach it as INTERNAL.
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(refused.message(), "forbidden");
     assert!(fixture.handled().is_empty(), "the handler never saw it");
 
     let receipts = fixture.policy.tracehound().list();
@@ -301,7 +300,7 @@ fn a_flagged_call_is_refused_and_its_evidence_quarantined() {
     let again = fixture
         .echo(&mut client, "' OR 1=1 --", Vec::new(), Some(marking))
         .unwrap_err();
-    assert_eq!(again.code(), Code::Internal);
+    assert_eq!(again.code(), Code::PermissionDenied);
     assert_eq!(fixture.policy.tracehound().list().len(), 1);
     assert_eq!(fixture.policy.tracehound().snapshot().outcomes.ignored, 1);
 
@@ -323,12 +322,18 @@ fn a_rate_limited_client_gets_a_status_and_is_not_served() {
     let limited = fixture
         .echo(&mut client, "one too many", Vec::new(), None)
         .unwrap_err();
-    // 429 with a text body: INTERNAL again, not UNAVAILABLE.
-    assert_eq!(limited.code(), Code::Internal, "{limited:?}");
-    assert!(
-        limited.message().contains("429 Too Many Requests"),
-        "{limited:?}"
-    );
+    // Over the quota: RESOURCE_EXHAUSTED, with the wait in `retry-after` metadata.
+    assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
+    assert_eq!(limited.message(), "too many requests");
+    let retry: u64 = limited
+        .metadata()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
     assert_eq!(fixture.handled().len(), 3);
     assert_eq!(
         fixture.policy.tracehound().snapshot().outcomes.rate_limited,
@@ -344,12 +349,9 @@ fn flagged_evidence_over_the_payload_cap_is_refused_as_too_large() {
     let refused = fixture
         .echo(&mut client, "upload", vec![7; 4096], Some(marking))
         .unwrap_err();
-    // 413 with a text body: INTERNAL, not UNKNOWN.
-    assert_eq!(refused.code(), Code::Internal, "{refused:?}");
-    assert!(
-        refused.message().contains("413 Payload Too Large"),
-        "{refused:?}"
-    );
+    // Evidence too large to keep: RESOURCE_EXHAUSTED, as gRPC says of oversized messages.
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(refused.message(), "payload too large");
     assert!(fixture.handled().is_empty());
     assert!(fixture.policy.tracehound().list().is_empty());
     assert_eq!(

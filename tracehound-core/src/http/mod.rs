@@ -206,6 +206,10 @@ where
 }
 
 /// A response that refuses the request. Its body never carries evidence.
+///
+/// To a gRPC call (`content-type: application/grpc...`) the refusal is a gRPC status in a
+/// trailers-only response: `status` 200, an empty body, and `grpc-status` and
+/// `grpc-message` among the headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Rejection {
@@ -217,7 +221,44 @@ pub struct Rejection {
     pub body: &'static str,
 }
 
+/// Whether the request is a gRPC call (`content-type: application/grpc`, `+proto` and the
+/// like).
+fn is_grpc(headers: &dyn Headers) -> bool {
+    let mut grpc = false;
+    headers.each_value("content-type", &mut |value| {
+        grpc |= value.len() >= 16 && value[..16].eq_ignore_ascii_case(b"application/grpc");
+    });
+    grpc
+}
+
 impl Rejection {
+    /// Words this refusal as a gRPC status in a trailers-only response (HTTP 200, no body,
+    /// `grpc-status` and `grpc-message` in the headers), which gRPC clients report as that
+    /// status: an HTTP error with a text body would reach them as `INTERNAL`, whatever the
+    /// reason. 403 is `PERMISSION_DENIED`, 429 and 413 `RESOURCE_EXHAUSTED`, 408
+    /// `DEADLINE_EXCEEDED`; other statuses follow gRPC's HTTP-to-status mapping.
+    fn as_grpc_status(&mut self) {
+        let code = match self.status {
+            401 => 16,
+            403 => 7,
+            404 => 12,
+            408 => 4,
+            413 | 429 => 8,
+            502..=504 => 14,
+            400 => 13,
+            _ => 2,
+        };
+        let message = self.body.trim_end();
+        self.headers.retain(|(name, _)| *name != "content-type");
+        self.headers.extend([
+            ("content-type", "application/grpc".to_owned()),
+            ("grpc-status", code.to_string()),
+            ("grpc-message", message.to_owned()),
+        ]);
+        self.status = 200;
+        self.body = "";
+    }
+
     /// Asks the server to close the connection after this response: its request's body was
     /// not read, so the connection cannot carry another request. (A client that kept it
     /// would send its next request after an unread body.)
@@ -291,6 +332,7 @@ pub enum Admission {
 pub struct BodyTicket {
     source: SourceKey,
     admitted: Admitted,
+    grpc: bool,
     _reading: Reading,
 }
 
@@ -450,7 +492,7 @@ impl HttpPolicy {
                 {
                     rejection.close_connection();
                 }
-                Admission::Decided(self.finish(inspection))
+                Admission::Decided(self.finish(inspection, is_grpc(head.headers)))
             }
             Ok(read) => read,
             Err(_) => Admission::Decided(self.panicked()),
@@ -461,7 +503,10 @@ impl HttpPolicy {
     /// pipeline for the admitted source. Never panics (as [`admit`](Self::admit)).
     pub fn inspect_body(&self, ticket: BodyTicket, request: &Request<'_>) -> Inspection {
         let BodyTicket {
-            source, admitted, ..
+            source,
+            admitted,
+            grpc,
+            ..
         } = ticket;
         let inspected = panic::catch_unwind(AssertUnwindSafe(|| {
             let scent = match self.detector.detect(request) {
@@ -472,7 +517,7 @@ impl HttpPolicy {
             self.examined(outcome)
         }));
         match inspected {
-            Ok(inspection) => self.finish(inspection),
+            Ok(inspection) => self.finish(inspection, grpc),
             Err(_) => self.panicked(),
         }
     }
@@ -482,16 +527,18 @@ impl HttpPolicy {
     /// drops what it buffered), or, in dry-run mode, serve the request with what arrived
     /// and the rest of the body.
     pub fn body_timed_out(&self, ticket: BodyTicket) -> Inspection {
+        let grpc = ticket.grpc;
         drop(ticket);
         self.counters.body_timeouts.fetch_add(1, Ordering::Relaxed);
-        self.finish(Inspection::unexamined(Decision::Reject(Rejection {
+        let rejection = Rejection {
             status: 408,
             headers: vec![
                 ("connection", "close".to_owned()),
                 ("content-type", "text/plain; charset=utf-8".to_owned()),
             ],
             body: "request body too slow\n",
-        })))
+        };
+        self.finish(Inspection::unexamined(Decision::Reject(rejection)), grpc)
     }
 
     fn panicked(&self) -> Inspection {
@@ -500,8 +547,12 @@ impl HttpPolicy {
         Inspection::unexamined(Decision::Pass)
     }
 
-    /// Applies dry-run mode to a final decision and counts it.
-    fn finish(&self, inspection: Inspection) -> Inspection {
+    /// Applies dry-run mode to a final decision, counts it, and words a refusal of a gRPC
+    /// call as a gRPC status.
+    fn finish(&self, mut inspection: Inspection, grpc: bool) -> Inspection {
+        if grpc && let Decision::Reject(rejection) = &mut inspection.decision {
+            rejection.as_grpc_status();
+        }
         match inspection.decision {
             Decision::Reject(_) if self.config.dry_run => {
                 self.counters.dry_run_passed.fetch_add(1, Ordering::Relaxed);
@@ -566,6 +617,7 @@ impl HttpPolicy {
         Admission::ReadBody(BodyTicket {
             source,
             admitted,
+            grpc: is_grpc(head.headers),
             _reading: Reading::start(&self.counters),
         })
     }
