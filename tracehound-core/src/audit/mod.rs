@@ -25,10 +25,12 @@
 //! consistency proof. Claimed times in records are the host's clock and are not trusted.
 
 mod error;
+mod head;
 mod log;
 pub mod merkle;
 pub mod note;
 mod record;
+mod sealed;
 mod storage;
 mod verify;
 pub(crate) mod writer;
@@ -37,8 +39,9 @@ pub use self::error::{AuditError, VerifyError};
 pub use self::log::{Appended, AuditLog, OpenReport};
 pub use self::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
 pub use self::record::{
-    AuditRecord, EvidenceRecord, MAX_RECORD_LEN, RecordBody, RecordError, RecordType,
+    AuditRecord, EvidenceRecord, MAX_RECORD_LEN, RecordBody, RecordError, RecordType, ResetCause,
 };
+pub use self::sealed::{SealedEpoch, SealedEpochs};
 pub use self::verify::{EvidenceProof, VerifiedEvidence, verify};
 pub use crate::config::{AuditConfig, FsyncPolicy};
 
@@ -66,6 +69,8 @@ pub struct AuditCounts {
     pub epoch_starts: u64,
     /// Finished hound jobs.
     pub analysed: u64,
+    /// Reset leaves: epochs started over after stored history was found missing.
+    pub resets: u64,
 }
 
 impl AuditCounts {
@@ -76,7 +81,12 @@ impl AuditCounts {
 
     /// All records.
     pub fn total(&self) -> u64 {
-        self.quarantined + self.removals() + self.gaps + self.epoch_starts + self.analysed
+        self.quarantined
+            + self.removals()
+            + self.gaps
+            + self.epoch_starts
+            + self.analysed
+            + self.resets
     }
 
     pub(crate) fn count(&mut self, kind: RecordType) {
@@ -91,6 +101,7 @@ impl AuditCounts {
             RecordType::Gap => &mut self.gaps,
             RecordType::EpochStart => &mut self.epoch_starts,
             RecordType::Analysed => &mut self.analysed,
+            RecordType::Reset => &mut self.resets,
         };
         *slot += 1;
     }
