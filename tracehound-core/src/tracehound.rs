@@ -312,6 +312,8 @@ impl Builder {
                 panic::catch_unwind(AssertUnwindSafe(|| clock.now())).unwrap_or(Timestamp::EPOCH);
             log.rotate(now).map_err(ConfigError::Audit)?;
         }
+        let opened = log.open_report().clone();
+        let sealed = log.sealed_epochs();
         let (audit_writer, sequencer) = writer::start(
             log,
             config.audit.queue_capacity,
@@ -321,6 +323,12 @@ impl Builder {
             Arc::clone(&clock),
         )
         .map_err(|source| ConfigError::Spawn { source })?;
+        audit_writer.opened(&opened, || {
+            panic::catch_unwind(AssertUnwindSafe(|| clock.now())).unwrap_or(Timestamp::EPOCH)
+        });
+        audit_writer
+            .verify_sealed(sealed, Arc::clone(&clock))
+            .map_err(|source| ConfigError::Spawn { source })?;
         let mut pool_error = None;
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| Inner {
             hound: config.hound.clone().and_then(|hound| {
