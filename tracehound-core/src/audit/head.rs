@@ -6,7 +6,7 @@
 //! else in the directory: an attacker who can write the directory but does not hold the key
 //! can only put back a head file copied earlier (a rollback, which only a checkpoint kept off
 //! the host exposes), never make one from the checkpoints the epochs keep.
-//! `docs/audit-log-format.md` §6.13 gives the layout.
+//! `docs/audit-log-format.md` §6.14 gives the layout.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
