@@ -112,6 +112,9 @@ pub struct AuditLog {
     /// The first epoch of the epoch chain the current epoch belongs to: 1, or the epoch of
     /// the last reset.
     chain_first: u64,
+    /// Whether the head file names an older checkpoint than the last one signed (its
+    /// rewrite failed).
+    head_behind: bool,
 }
 
 /// What opening found before it knew whether the history holds, for a reset record.
@@ -128,7 +131,11 @@ impl AuditLog {
     /// Opens (or creates) the log `config` describes: a directory, or memory when
     /// `config.dir` is `None`. A directory log is verified on open: every frame's checksum,
     /// every record's layout and sequence number, every stored checkpoint's signature and
-    /// root; a torn tail left by a crash is cut, and node files are rebuilt where wrong.
+    /// root, the head file against the newest epoch, and the epoch chain down to its first
+    /// epoch (one leaf per sealed epoch); a torn tail left by a crash is cut, and node files
+    /// are rebuilt where wrong. Missing epochs, a missing or stale head and a cut checkpoint
+    /// file are errors unless `config.accept_lost_history` is set, in which case the log
+    /// starts a new epoch with a `reset` record ([`OpenReport::reset`]).
     pub fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
         config
             .validate()
@@ -193,6 +200,7 @@ impl AuditLog {
             report,
             poisoned: false,
             chain_first: FIRST_EPOCH,
+            head_behind: false,
         }
     }
 
@@ -608,7 +616,12 @@ impl AuditLog {
         if let Some(last) = &self.last_checkpoint {
             let cp = last.checkpoint();
             if cp.size == self.size && cp.root == root {
-                return Ok(last.clone());
+                let last = last.clone();
+                if self.head_behind {
+                    self.write_head(self.epoch, self.size, root)?;
+                    self.head_behind = false;
+                }
+                return Ok(last);
             }
             if cp.size > 0 {
                 let proof = self.consistency_proof(cp.size, self.size)?;
@@ -628,8 +641,11 @@ impl AuditLog {
             Storage::Dir(store) => store.save_checkpoint(signed.note())?,
         }
         self.last_checkpoint = Some(signed.clone());
-        // After the checkpoint file, so the head never names a checkpoint the file lacks.
+        // After the checkpoint file, so the head never names a checkpoint the file lacks. A
+        // head left behind is only weaker; the next call for this size writes it again.
+        self.head_behind = true;
         self.write_head(self.epoch, self.size, root)?;
+        self.head_behind = false;
         Ok(signed)
     }
 
@@ -708,7 +724,13 @@ impl AuditLog {
                     size: 0,
                     root: merkle::empty_root(),
                 };
-                head::write(dir, &self.signer, &self.config.deployment, &head, sync)?;
+                if let Err(e) = head::write(dir, &self.signer, &self.config.deployment, &head, sync)
+                {
+                    // Undo the directory, so a retry can create it again under this number.
+                    drop(store);
+                    let _ = fs::remove_dir_all(storage::epoch_dir(dir, next));
+                    return Err(e);
+                }
                 Storage::Dir(store)
             }
             _ => Storage::Memory(MemoryStore::default()),

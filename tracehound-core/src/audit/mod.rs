@@ -19,8 +19,16 @@
 //!   proof and signed checkpoint, verified offline with [`EvidenceProof::verify`] or
 //!   `tracehound verify-proof`.
 //!
+//! - **Tamper evidence** across epochs: a signed head file names the newest epoch and its
+//!   latest checkpoint, and opening walks the epoch chain, so a deleted epoch, a cut or
+//!   deleted checkpoint file or a replaced head stops the open with a typed error; epoch
+//!   numbers are never reused. [`SealedEpochs`] verifies sealed epochs (the facade does so in
+//!   the background). Starting over is explicit (`audit.accept_lost_history`) and recorded
+//!   as a `reset` leaf. See `docs/audit-log-format.md` §6.15.
+//!
 //! What the log does *not* protect against: a host attacker who holds the signing key can
-//! sign a rewritten history. Keep checkpoints off the host (ship them to a SIEM, a witness or
+//! sign a rewritten history, and anyone who can write the directory can put back an earlier
+//! copy of all of it, or a fresh log. Keep checkpoints off the host (ship them to a SIEM, a witness or
 //! a WORM bucket); any checkpoint kept elsewhere exposes a rewrite through a failed
 //! consistency proof. Claimed times in records are the host's clock and are not trusted.
 

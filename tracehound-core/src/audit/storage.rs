@@ -304,13 +304,20 @@ impl DirStore {
     ) -> Result<DirStore, AuditError> {
         let dir = epoch_dir(root, epoch);
         fs::create_dir(&dir).map_err(io_err("create directory", &dir))?;
-        if sync {
-            sync_dir(root)?;
+        let created = (|| {
+            if sync {
+                sync_dir(root)?;
+            }
+            let mut store = DirStore::empty(dir.clone(), epoch, sync, segment_bytes);
+            store.new_segment(0)?;
+            store.open_checkpoints()?;
+            Ok(store)
+        })();
+        if created.is_err() {
+            // Only what was just created: a retry can then create the epoch again.
+            let _ = fs::remove_dir_all(&dir);
         }
-        let mut store = DirStore::empty(dir, epoch, sync, segment_bytes);
-        store.new_segment(0)?;
-        store.open_checkpoints()?;
-        Ok(store)
+        created
     }
 
     fn empty(epoch_dir: PathBuf, epoch: u64, sync: bool, segment_bytes: u64) -> DirStore {
