@@ -883,6 +883,14 @@ mod tests {
         let text = toml::to_string(&with_age).unwrap();
         assert!(text.contains("max_age = \"90s\""), "{text}");
         assert_eq!(Config::from_toml(&text).unwrap(), with_age);
+
+        let pinned =
+            Config::from_toml("[audit]\naccept_lost_history = true\nmin_epoch = 12").unwrap();
+        assert!(pinned.audit.accept_lost_history);
+        assert_eq!(pinned.audit.min_epoch, Some(12));
+        let text = toml::to_string(&pinned).unwrap();
+        assert_eq!(Config::from_toml(&text).unwrap(), pinned);
+        assert!(!Config::default().audit.accept_lost_history);
     }
 
     #[test]
@@ -958,6 +966,7 @@ mod tests {
             field_of("[maintenance]\ninterval = \"1ms\""),
             "maintenance.interval"
         );
+        assert_eq!(field_of("[audit]\nmin_epoch = 0"), "audit.min_epoch");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Each subscription has its own bounded queue. Publishing never waits: when a queue is full
 //! the event is dropped for that subscriber and counted, both on the
-//! [`Subscription`] and in the [`Snapshot`](crate::Snapshot).
+//! [`Subscription`] and in the [`Snapshot`](crate::Snapshot). What the audit log found on
+//! open (a torn tail cut, a reset) and damaged sealed epochs are kept and replayed to every
+//! new subscription, because they happen before anyone can subscribe.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

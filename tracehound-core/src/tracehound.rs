@@ -580,7 +580,11 @@ impl Tracehound {
     }
 
     /// Subscribes to events with a queue of `capacity` events. A full queue loses events
-    /// (counted in [`Subscription::dropped`]); it never slows `intercept`.
+    /// (counted in [`Subscription::dropped`]); it never slows `intercept`. A new
+    /// subscription first receives what the audit log found when it was opened or verified
+    /// ([`EventKind::AuditTornTailCut`], [`EventKind::AuditHistoryReset`],
+    /// [`EventKind::AuditEpochDamaged`], at most 16 such events), since those happen before
+    /// anyone can subscribe.
     pub fn subscribe(&self, capacity: usize) -> Result<Subscription, Error> {
         self.inner.bus.subscribe(capacity)
     }
