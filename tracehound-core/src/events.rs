@@ -410,3 +410,39 @@ impl EventBus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn torn(bytes: u64) -> EventKind {
+        EventKind::AuditTornTailCut { epoch: 1, bytes }
+    }
+
+    #[test]
+    fn retained_events_reach_every_later_subscription_first_and_stay_bounded() {
+        let bus = EventBus::new(4, 64);
+        let at = Timestamp::EPOCH;
+        for bytes in 0..MAX_RETAINED as u64 + 5 {
+            bus.publish_retained(at, torn(bytes));
+        }
+        bus.publish(at, [EventKind::AuditUnavailable]);
+        for _ in 0..2 {
+            let sub = bus.subscribe(32).unwrap();
+            let kinds: Vec<EventKind> = sub.drain().map(Event::into_kind).collect();
+            let expected: Vec<EventKind> = (0..MAX_RETAINED as u64).map(torn).collect();
+            assert_eq!(kinds, expected, "the first {MAX_RETAINED}, in order");
+            // Later events follow, with larger ids.
+            bus.publish(at, [EventKind::AuditUnavailable]);
+            assert_eq!(
+                sub.try_recv().map(Event::into_kind),
+                Some(EventKind::AuditUnavailable)
+            );
+        }
+        // A queue too small for them loses the rest, counted.
+        let small = bus.subscribe(3).unwrap();
+        assert_eq!(small.len(), 3);
+        assert_eq!(small.dropped(), (MAX_RETAINED - 3) as u64);
+    }
+}
