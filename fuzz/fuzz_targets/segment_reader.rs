@@ -12,9 +12,11 @@
 //! - **rebuild**: the last epoch rewritten from records the input picks (base records, with
 //!   byte changes, or raw bytes), correctly framed, with optional segment splits, a torn
 //!   tail, node files (correct, damaged or missing) and signed checkpoints (correct or
-//!   wrong). Here the outcome is known in advance and checked: open succeeds exactly when
-//!   every record decodes with its own index as sequence number and every checkpoint is
-//!   right, with the expected size, root, torn bytes and repaired nodes.
+//!   wrong), and a head file naming the epoch at size 0. Here the outcome is known in
+//!   advance and checked: open succeeds exactly when every record decodes with its own index
+//!   as sequence number, every checkpoint is right, the checkpoint file is there if the epoch
+//!   has records, and the first record continues the epoch chain (an epoch-start naming
+//!   epoch 1, or a reset), with the expected size, root, torn bytes and repaired nodes.
 //!
 //! Whenever open succeeds, the log must answer through its public API: roots, records,
 //! inclusion and consistency proofs that verify against its root, and its latest checkpoint.
@@ -32,8 +34,8 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use tracehound::audit::merkle::{self, leaf_hash};
 use tracehound::audit::{
-    AuditConfig, AuditLog, AuditRecord, Checkpoint, EvidenceRecord, FsyncPolicy, RecordType,
-    SignedCheckpoint,
+    AuditConfig, AuditLog, AuditRecord, Checkpoint, EvidenceRecord, FsyncPolicy, RecordBody,
+    RecordType, SignedCheckpoint,
 };
 use tracehound::clock::Timestamp;
 use tracehound::{Category, Digest, Severity, Signature};
@@ -618,13 +620,34 @@ fn rebuild(data: &[u8], base: &Base) -> (Files, Expected) {
     } else {
         files.insert(format!("{epoch_dir}/checkpoints.log"), checkpoint_file);
     }
+    // The head file (docs/audit-log-format.md §6.14) names the rebuilt epoch at size 0,
+    // which any records satisfy; the root is SHA-256 of nothing.
+    let head = format!(
+        "{DEPLOYMENT}/tracehound/head\nepoch {LAST_EPOCH}\nsize 0\n\
+         root 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    );
+    let head = keys().signer.sign(&head).expect("sign the head");
+    files.insert("head.note".to_owned(), head.into_bytes());
 
     let records_valid = records.iter().enumerate().all(|(index, record)| {
         AuditRecord::decode(record).is_ok_and(|decoded| decoded.seq == index as u64)
     });
     let checkpoints_valid =
         checkpoints.is_empty() || !(has(flag::WRONG_ORIGIN) || has(flag::BAD_ROOT));
-    let outcome = (records_valid && checkpoints_valid).then(|| Outcome {
+    // An epoch with records keeps its checkpoint file, and its first leaf continues the
+    // chain from epoch 1 (or starts a new one with a reset record).
+    let checkpoint_file_valid = records.is_empty() || !has(flag::NO_CHECKPOINTS);
+    let chain_valid = records.first().is_none_or(|first| {
+        matches!(
+            AuditRecord::decode(first).map(|record| record.body),
+            Ok(RecordBody::EpochStart {
+                previous_epoch: 1,
+                ..
+            } | RecordBody::Reset { .. })
+        )
+    });
+    let outcome = (records_valid && checkpoints_valid && checkpoint_file_valid && chain_valid)
+        .then(|| Outcome {
         records: records.len() as u64,
         root: reference_root(tree.leaves()),
         torn_bytes,

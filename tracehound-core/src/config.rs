@@ -629,6 +629,18 @@ pub struct AuditConfig {
     /// Record a gap leaf for records that could not be logged, once the log takes records
     /// again. Default true.
     pub gap_markers: bool,
+    /// Start over when the stored history is missing, damaged or contradicted, instead of
+    /// refusing to open ([`AuditError::EpochMissing`](crate::audit::AuditError) and its
+    /// kin). The log then begins a new epoch, numbered above every epoch it has seen, whose
+    /// first leaf is a `reset` record saying what was wrong; the damaged files are left as
+    /// they are. Default false. Set it for one start after keeping the evidence, then unset
+    /// it: while it is on, later tampering is still recorded but no longer stops the log.
+    pub accept_lost_history: bool,
+    /// The lowest epoch the log may be at when opened: set it from the newest checkpoint
+    /// kept off the host, so that a log directory replaced by an older copy or a fresh one
+    /// is refused ([`AuditError::BelowMinEpoch`](crate::audit::AuditError)). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_epoch: Option<u64>,
 }
 
 /// Records per epoch of a memory log when `max_epoch_records` is unset.
@@ -647,6 +659,8 @@ impl Default for AuditConfig {
             segment_bytes: 64 << 20,
             max_epoch_records: None,
             gap_markers: true,
+            accept_lost_history: false,
+            min_epoch: None,
         }
     }
 }
@@ -709,6 +723,12 @@ impl AuditConfig {
             return Err(ConfigError::invalid(
                 "audit.segment_bytes",
                 "must be at least 4096",
+            ));
+        }
+        if self.min_epoch == Some(0) {
+            return Err(ConfigError::invalid(
+                "audit.min_epoch",
+                "must be at least 1 (epochs are numbered from 1)",
             ));
         }
         if self.max_epoch_records.is_some_and(|max| max < 3) {
@@ -870,6 +890,14 @@ mod tests {
         let text = toml::to_string(&with_age).unwrap();
         assert!(text.contains("max_age = \"90s\""), "{text}");
         assert_eq!(Config::from_toml(&text).unwrap(), with_age);
+
+        let pinned =
+            Config::from_toml("[audit]\naccept_lost_history = true\nmin_epoch = 12").unwrap();
+        assert!(pinned.audit.accept_lost_history);
+        assert_eq!(pinned.audit.min_epoch, Some(12));
+        let text = toml::to_string(&pinned).unwrap();
+        assert_eq!(Config::from_toml(&text).unwrap(), pinned);
+        assert!(!Config::default().audit.accept_lost_history);
     }
 
     #[test]
@@ -945,6 +973,7 @@ mod tests {
             field_of("[maintenance]\ninterval = \"1ms\""),
             "maintenance.interval"
         );
+        assert_eq!(field_of("[audit]\nmin_epoch = 0"), "audit.min_epoch");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Each subscription has its own bounded queue. Publishing never waits: when a queue is full
 //! the event is dropped for that subscriber and counted, both on the
-//! [`Subscription`] and in the [`Snapshot`](crate::Snapshot).
+//! [`Subscription`] and in the [`Snapshot`](crate::Snapshot). What the audit log found on
+//! open (a torn tail cut, a reset) and damaged sealed epochs are kept and replayed to every
+//! new subscription, because they happen before anyone can subscribe.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -136,6 +138,35 @@ pub enum EventKind {
         /// What failed.
         error: AuditError,
     },
+    /// Opening the audit log cut a torn tail: the end of a write a crash interrupted (in
+    /// the newest epoch's last segment or its checkpoint file). Under the `always` and
+    /// interval fsync policies nothing in those bytes had been acknowledged; a torn tail
+    /// without a crash before it means someone cut the files. Replayed to every new
+    /// subscription.
+    AuditTornTailCut {
+        /// The epoch whose files were cut.
+        epoch: u64,
+        /// Bytes cut.
+        bytes: u64,
+    },
+    /// The audit log found its stored history missing, damaged or contradicted, and
+    /// started over because `audit.accept_lost_history` is set: the new epoch's first leaf
+    /// is a `reset` record. Replayed to every new subscription.
+    AuditHistoryReset {
+        /// The new epoch.
+        epoch: u64,
+        /// What was wrong.
+        error: AuditError,
+    },
+    /// A sealed audit epoch failed its background verification: its files were changed,
+    /// cut or deleted since it was sealed. Keep them as evidence. Replayed to every new
+    /// subscription.
+    AuditEpochDamaged {
+        /// The epoch.
+        epoch: u64,
+        /// What is wrong.
+        error: AuditError,
+    },
     /// A checkpoint was signed. Ship it off the host (to a SIEM, a witness, a WORM store):
     /// any checkpoint kept elsewhere exposes a later rewrite of the log.
     CheckpointSigned(SignedCheckpoint),
@@ -238,9 +269,15 @@ pub(crate) struct BusCounts {
     pub(crate) dropped: u64,
 }
 
+/// Most events kept to replay to new subscriptions.
+const MAX_RETAINED: usize = 16;
+
 /// Fan-out to subscriptions.
 #[derive(Debug)]
 pub(crate) struct EventBus {
+    /// Events every new subscription receives first: what opening the audit log found,
+    /// which happens before anyone can subscribe. Bounded by [`MAX_RETAINED`].
+    retained: Mutex<Vec<Event>>,
     /// A mutex rather than a read-write lock: publishing is serialized so that event ids
     /// increase in every subscriber's queue. Publishing never waits on a subscriber.
     subscribers: Mutex<Vec<Subscriber>>,
@@ -254,6 +291,7 @@ pub(crate) struct EventBus {
 impl EventBus {
     pub(crate) fn new(max_subscribers: usize, max_queue: usize) -> Self {
         Self {
+            retained: Mutex::new(Vec::new()),
             subscribers: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
@@ -284,6 +322,13 @@ impl EventBus {
         }
         let (sender, receiver) = crossbeam_channel::bounded(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
+        // Under the subscribers' lock, so no event published later can overtake these.
+        for event in self.retained.lock().iter() {
+            if sender.try_send(event.clone()).is_err() {
+                dropped.fetch_add(1, Ordering::Relaxed);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let closed = Arc::new(AtomicBool::new(false));
         subscribers.push(Subscriber {
             sender,
@@ -329,6 +374,27 @@ impl EventBus {
         }
     }
 
+    /// Publishes `kind` and keeps it for every later subscription (at most
+    /// [`MAX_RETAINED`] such events are kept; later ones are only published).
+    pub(crate) fn publish_retained(&self, at: Timestamp, kind: EventKind) {
+        let subscribers = self.subscribers.lock();
+        let event = Event {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            at,
+            kind,
+        };
+        for subscriber in subscribers.iter() {
+            if subscriber.sender.try_send(event.clone()).is_err() {
+                subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let mut retained = self.retained.lock();
+        if retained.len() < MAX_RETAINED {
+            retained.push(event);
+        }
+    }
+
     /// Forgets subscriptions whose receiver was dropped.
     pub(crate) fn prune(&self) {
         let mut subscribers = self.subscribers.lock();
@@ -342,5 +408,41 @@ impl EventBus {
             published: self.next_id.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn torn(bytes: u64) -> EventKind {
+        EventKind::AuditTornTailCut { epoch: 1, bytes }
+    }
+
+    #[test]
+    fn retained_events_reach_every_later_subscription_first_and_stay_bounded() {
+        let bus = EventBus::new(4, 64);
+        let at = Timestamp::EPOCH;
+        for bytes in 0..MAX_RETAINED as u64 + 5 {
+            bus.publish_retained(at, torn(bytes));
+        }
+        bus.publish(at, [EventKind::AuditUnavailable]);
+        for _ in 0..2 {
+            let sub = bus.subscribe(32).unwrap();
+            let kinds: Vec<EventKind> = sub.drain().map(Event::into_kind).collect();
+            let expected: Vec<EventKind> = (0..MAX_RETAINED as u64).map(torn).collect();
+            assert_eq!(kinds, expected, "the first {MAX_RETAINED}, in order");
+            // Later events follow, with larger ids.
+            bus.publish(at, [EventKind::AuditUnavailable]);
+            assert_eq!(
+                sub.try_recv().map(Event::into_kind),
+                Some(EventKind::AuditUnavailable)
+            );
+        }
+        // A queue too small for them loses the rest, counted.
+        let small = bus.subscribe(3).unwrap();
+        assert_eq!(small.len(), 3);
+        assert_eq!(small.dropped(), (MAX_RETAINED - 3) as u64);
     }
 }

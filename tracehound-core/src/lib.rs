@@ -115,8 +115,8 @@ pub use crate::scent::{
 };
 pub use crate::signature::{Signature, signature};
 pub use crate::snapshot::{
-    AuditStats, EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts,
-    Snapshot,
+    AuditStats, EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SealedStats,
+    SeverityCounts, Snapshot,
 };
 pub use crate::tracehound::{
     Admitted, AuditHead, Builder, Maintenance, Outcome, Replacement, Tracehound,

@@ -4,7 +4,7 @@ use tracehound_codec::Digest;
 
 use std::time::Duration;
 
-use crate::audit::AuditCounts;
+use crate::audit::{AuditCounts, ResetCause};
 use crate::clock::Timestamp;
 use crate::hound::HoundStats;
 use crate::scent::Severity;
@@ -182,4 +182,31 @@ pub struct AuditStats {
     pub last_checkpoint_size: u64,
     /// Time since the last signed checkpoint; `None` before the first.
     pub last_checkpoint_age: Option<Duration>,
+    /// Bytes of torn writes (a crash in the middle of a write) cut when the log was opened:
+    /// also published as [`EventKind::AuditTornTailCut`](crate::EventKind).
+    pub torn_bytes: u64,
+    /// Set when the log was opened with `audit.accept_lost_history` and started over from
+    /// missing, damaged or contradicted history: why. Also published as
+    /// [`EventKind::AuditHistoryReset`](crate::EventKind).
+    pub reset: Option<ResetCause>,
+    /// The background verification of the sealed epochs.
+    pub sealed: SealedStats,
+}
+
+/// The background verification of the audit log's sealed epochs, which starts when the
+/// `Tracehound` is built and reads each sealed epoch of the current epoch chain once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealedStats {
+    /// Sealed epochs to verify.
+    pub epochs: u64,
+    /// Sealed epochs verified intact so far.
+    pub verified: u64,
+    /// Sealed epochs that failed verification (each also published as
+    /// [`EventKind::AuditEpochDamaged`](crate::EventKind)).
+    pub damaged: u64,
+    /// The oldest damaged epoch.
+    pub first_damaged: Option<u64>,
+    /// Whether every sealed epoch has been read.
+    pub finished: bool,
 }

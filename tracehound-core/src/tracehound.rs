@@ -322,6 +322,8 @@ impl Builder {
                 panic::catch_unwind(AssertUnwindSafe(|| clock.now())).unwrap_or(Timestamp::EPOCH);
             log.rotate(now).map_err(ConfigError::Audit)?;
         }
+        let opened = log.open_report().clone();
+        let sealed = log.sealed_epochs();
         let (audit_writer, sequencer) = writer::start(
             log,
             config.audit.queue_capacity,
@@ -331,6 +333,12 @@ impl Builder {
             Arc::clone(&clock),
         )
         .map_err(|source| ConfigError::Spawn { source })?;
+        audit_writer.opened(&opened, || {
+            panic::catch_unwind(AssertUnwindSafe(|| clock.now())).unwrap_or(Timestamp::EPOCH)
+        });
+        audit_writer
+            .verify_sealed(sealed, Arc::clone(&clock))
+            .map_err(|source| ConfigError::Spawn { source })?;
         let mut pool_error = None;
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| Inner {
             hound: config.hound.clone().and_then(|hound| {
@@ -646,7 +654,11 @@ impl Tracehound {
     }
 
     /// Subscribes to events with a queue of `capacity` events. A full queue loses events
-    /// (counted in [`Subscription::dropped`]); it never slows `intercept`.
+    /// (counted in [`Subscription::dropped`]); it never slows `intercept`. A new
+    /// subscription first receives what the audit log found when it was opened or verified
+    /// ([`EventKind::AuditTornTailCut`], [`EventKind::AuditHistoryReset`],
+    /// [`EventKind::AuditEpochDamaged`], at most 16 such events), since those happen before
+    /// anyone can subscribe.
     pub fn subscribe(&self, capacity: usize) -> Result<Subscription, Error> {
         self.inner.bus.subscribe(capacity)
     }

@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
-use tracehound::audit::{AuditRecord, EvidenceProof, FsyncPolicy, RecordBody, RecordType};
+use tracehound::audit::{
+    AuditError, AuditRecord, EvidenceProof, FsyncPolicy, RecordBody, RecordType, ResetCause,
+};
 use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::{
-    CanonicalForm, Category, Config, EventKind, Outcome, RateLimitConfig, Scent, Severity,
-    Tracehound, canonicalize,
+    CanonicalForm, Category, Config, ConfigError, EventKind, Outcome, RateLimitConfig, Scent,
+    Severity, Tracehound, canonicalize,
 };
 
 const START: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
@@ -222,4 +224,145 @@ fn checkpoints_are_signed_on_schedule_when_the_log_grows() {
     th.sync_audit(Duration::from_secs(5)).unwrap();
     assert!(events.recv_timeout(Duration::from_millis(100)).is_none());
     assert_eq!(th.snapshot().audit.checkpoints, before);
+}
+
+/// Starts a `Tracehound` on `dir`, quarantines `n` threats and lets the log commit.
+fn run_once(dir: &std::path::Path, n: u64) {
+    let th = build(config(Some(dir.to_path_buf())));
+    for i in 0..n {
+        assert!(matches!(th.intercept(&threat(i)), Outcome::Quarantined(_)));
+    }
+    th.sync_audit(Duration::from_secs(10)).unwrap();
+}
+
+fn segment_of(dir: &std::path::Path, epoch: u64) -> PathBuf {
+    dir.join(format!("epoch-{epoch:08}"))
+        .join(format!("segment-{:020}.log", 0))
+}
+
+/// Waits until the background verification of sealed epochs has read every one.
+fn sealed_finished(th: &Tracehound) -> tracehound::SealedStats {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let sealed = th.snapshot().audit.sealed;
+        if sealed.finished {
+            return sealed;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sealed:?}");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_torn_tail_cut_on_open_is_in_the_snapshot_and_an_event() {
+    let dir = temp_dir("torn");
+    run_once(&dir, 3);
+    // A crash in the middle of a write leaves part of a frame at the end of the segment.
+    let segment = segment_of(&dir, 1);
+    let mut bytes = fs::read(&segment).unwrap();
+    bytes.extend_from_slice(&[0, 0, 0, 90, 0xff]);
+    fs::write(&segment, &bytes).unwrap();
+
+    let th = build(config(Some(dir.clone())));
+    let snap = th.snapshot();
+    assert_eq!(snap.audit.torn_bytes, 5);
+    assert_eq!(snap.audit.reset, None);
+    // Published while the log was opened, before anyone could subscribe: every new
+    // subscription gets it first.
+    for _ in 0..2 {
+        let events = th.subscribe(16).unwrap();
+        match events.try_recv().map(tracehound::Event::into_kind) {
+            Some(EventKind::AuditTornTailCut { epoch: 1, bytes: 5 }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let sealed = sealed_finished(&th);
+    assert_eq!((sealed.epochs, sealed.verified, sealed.damaged), (1, 1, 0));
+    drop(th);
+    // An open that cut nothing reports nothing.
+    let th = build(config(Some(dir.clone())));
+    assert_eq!(th.snapshot().audit.torn_bytes, 0);
+    assert!(th.subscribe(16).unwrap().try_recv().is_none());
+    drop(th);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_sealed_epoch_is_found_in_the_background_without_stopping_intercept() {
+    let dir = temp_dir("sealed");
+    run_once(&dir, 3);
+    run_once(&dir, 3);
+    // Epoch 1 was sealed when the second run started; change one byte of its last record.
+    // (Opening reads only each sealed epoch's first leaf, to walk the epoch chain.)
+    let segment = segment_of(&dir, 1);
+    let mut bytes = fs::read(&segment).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x01;
+    fs::write(&segment, &bytes).unwrap();
+
+    let th = build(config(Some(dir.clone())));
+    assert!(matches!(th.intercept(&threat(50)), Outcome::Quarantined(_)));
+    let sealed = sealed_finished(&th);
+    assert_eq!(sealed.epochs, 2);
+    assert_eq!((sealed.verified, sealed.damaged), (1, 1));
+    assert_eq!(sealed.first_damaged, Some(1));
+    let events = th.subscribe(16).unwrap();
+    match events.try_recv().map(tracehound::Event::into_kind) {
+        Some(EventKind::AuditEpochDamaged {
+            epoch: 1,
+            error: AuditError::Corrupt { epoch: 1, .. },
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    drop(th);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_deleted_newest_epoch_stops_the_build_unless_starting_over_is_accepted() {
+    let dir = temp_dir("deleted");
+    run_once(&dir, 2);
+    run_once(&dir, 2);
+    fs::remove_dir_all(dir.join("epoch-00000002")).unwrap();
+    let refused = Tracehound::builder()
+        .config(config(Some(dir.clone())))
+        .clock(ManualClock::new(START))
+        .build();
+    match refused {
+        Err(ConfigError::Audit(AuditError::EpochMissing {
+            epoch: 2,
+            newest: 1,
+        })) => {}
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a deleted epoch went unnoticed"),
+    }
+
+    let mut accept = config(Some(dir.clone()));
+    accept.audit.accept_lost_history = true;
+    let th = build(accept);
+    let snap = th.snapshot();
+    assert_eq!(snap.audit.reset, Some(ResetCause::EpochMissing));
+    // Epoch 3 holds the reset record and was sealed by this start; numbers 2 and 3 are
+    // never handed out again.
+    assert_eq!(snap.audit.epoch, 4);
+    match th
+        .subscribe(16)
+        .unwrap()
+        .try_recv()
+        .map(tracehound::Event::into_kind)
+    {
+        Some(EventKind::AuditHistoryReset {
+            epoch: 3,
+            error: AuditError::EpochMissing { epoch: 2, .. },
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    let sealed = sealed_finished(&th);
+    assert_eq!((sealed.epochs, sealed.verified), (1, 1), "the reset epoch");
+    th.with_audit_log(|log| {
+        let reset = log.epoch_path(3).unwrap();
+        assert!(reset.is_dir());
+    });
+    drop(th);
+    fs::remove_dir_all(&dir).unwrap();
 }

@@ -312,10 +312,27 @@ fn truncated_or_rewritten_history_is_caught() {
         other => panic!("truncation went unnoticed: {other:?}"),
     }
 
-    // An attacker who also deletes the checkpoint file and writes new history, even signed
-    // with the log's own key, cannot make it consistent with a checkpoint kept elsewhere.
-    fs::remove_file(tmp.0.join("epoch-00000001").join("checkpoints.log")).unwrap();
-    let mut log = AuditLog::open(&cfg).unwrap();
+    // Deleting the checkpoint file as well, or the head file too, does not hide it.
+    let epoch = tmp.0.join("epoch-00000001");
+    fs::remove_file(epoch.join("checkpoints.log")).unwrap();
+    assert!(matches!(
+        AuditLog::open(&cfg),
+        Err(AuditError::CheckpointMismatch { log_size: 6, .. })
+    ));
+    fs::remove_file(tmp.0.join("head.note")).unwrap();
+    assert!(matches!(
+        AuditLog::open(&cfg),
+        Err(AuditError::HeadMissing { .. })
+    ));
+
+    // An attacker holding the signing key can write new history, signed with the log's own
+    // key (here: a fresh log with the same key and the six surviving records); it still
+    // cannot be made consistent with a checkpoint kept elsewhere.
+    let forged_dir = TempDir::new("rewrite-forged");
+    let mut forged_cfg = config(&forged_dir.0);
+    forged_cfg.key_file = Some(tmp.0.join("signing.key"));
+    let mut log = AuditLog::open(&forged_cfg).unwrap();
+    append(&mut log, 0, 6);
     assert_eq!(log.size(), 6);
     assert!(matches!(
         log.consistency_proof(10, 6),

@@ -96,11 +96,63 @@ pub enum AuditError {
     /// The writer did not commit within the time allowed: the disk is slow or failing
     /// (`snapshot().audit.failing` says which). Records stay queued and are retried.
     Timeout,
+    /// The log directory holds epochs but no head file, so the newest epochs may have been
+    /// deleted along with it. Treat the host as compromised and keep the files as evidence;
+    /// to go on with a new epoch anyway, set `audit.accept_lost_history` for one start
+    /// (the reset is recorded in the log).
+    HeadMissing {
+        /// Where the head file should be.
+        path: PathBuf,
+    },
+    /// The head file is damaged, not signed by a trusted key, or names an older epoch than
+    /// the newest directory (an old copy was put back). Keep the files as evidence; set
+    /// `audit.accept_lost_history` for one start to go on with a new epoch.
+    HeadInvalid {
+        /// The head file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// An epoch the log's head or its epoch chain names is not stored: it was deleted (or
+    /// moved away). Epoch numbers are never reused, so the log does not open until the
+    /// epoch is restored, or `audit.accept_lost_history` is set for one start (the reset is
+    /// recorded in the log).
+    EpochMissing {
+        /// The missing epoch.
+        epoch: u64,
+        /// The newest epoch directory found (0: none).
+        newest: u64,
+    },
+    /// The newest epoch is below the configured `audit.min_epoch`: the log directory was
+    /// replaced by an older or a fresh one. Restore it, or set `audit.accept_lost_history`
+    /// for one start.
+    BelowMinEpoch {
+        /// The newest epoch found (0: an empty directory).
+        epoch: u64,
+        /// The configured minimum.
+        min: u64,
+    },
     /// A bug in tracehound. Please report it.
     Internal(&'static str),
 }
 
 impl AuditError {
+    /// The reset cause when this error says the stored history is missing, damaged or
+    /// contradicted (what `audit.accept_lost_history` lets the log start over from); `None`
+    /// for errors starting over would not cure (I/O, lock, key).
+    pub fn reset_cause(&self) -> Option<super::ResetCause> {
+        use super::ResetCause;
+        Some(match self {
+            AuditError::HeadMissing { .. } => ResetCause::HeadMissing,
+            AuditError::HeadInvalid { .. } => ResetCause::HeadInvalid,
+            AuditError::EpochMissing { .. } => ResetCause::EpochMissing,
+            AuditError::CheckpointMismatch { .. } => ResetCause::Contradicted,
+            AuditError::Corrupt { .. } => ResetCause::Damaged,
+            AuditError::BelowMinEpoch { .. } => ResetCause::BelowMinimum,
+            _ => return None,
+        })
+    }
+
     pub(crate) fn io(op: &'static str, path: &Path, error: &io::Error) -> AuditError {
         AuditError::Io {
             op,
@@ -171,6 +223,23 @@ impl fmt::Display for AuditError {
             AuditError::Closed => f.write_str("the audit writer has stopped"),
             AuditError::Timeout => f.write_str(
                 "the audit writer did not commit in time; the disk is slow or failing",
+            ),
+            AuditError::HeadMissing { path } => write!(
+                f,
+                "audit log has epochs but no head file {}: its newest epochs may have been deleted",
+                path.display()
+            ),
+            AuditError::HeadInvalid { path, problem } => {
+                write!(f, "audit log head file {}: {problem}", path.display())
+            }
+            AuditError::EpochMissing { epoch, newest } => write!(
+                f,
+                "audit epoch {epoch} is missing (newest epoch directory: {newest}); \
+                 epoch numbers are never reused"
+            ),
+            AuditError::BelowMinEpoch { epoch, min } => write!(
+                f,
+                "audit log's newest epoch {epoch} is below audit.min_epoch {min}: the directory was replaced"
             ),
             AuditError::Internal(what) => write!(f, "internal audit log error: {what}"),
         }

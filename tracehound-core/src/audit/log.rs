@@ -11,12 +11,14 @@ use tracehound_codec::Digest;
 use zeroize::Zeroizing;
 
 use super::error::AuditError;
+use super::head::{self, Head};
 use super::merkle::{self, NodeSource};
 use super::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
 use super::record::{
-    AuditRecord, EvidenceRecord, MAX_INLINE_RECORD_LEN, RecordType, encode_epoch_start,
-    encoded_seq, encoded_type,
+    AuditRecord, EvidenceRecord, MAX_INLINE_RECORD_LEN, RecordBody, ResetFacts, encode_epoch_start,
+    encode_reset, encoded_seq, encoded_type,
 };
+use super::sealed::SealedEpochs;
 use super::storage::{self, DirStore, MemoryStore, Storage, read_frames};
 use super::{AuditConfig, AuditCounts, EvidenceProof, FsyncPolicy};
 use crate::clock::Timestamp;
@@ -50,6 +52,10 @@ pub struct OpenReport {
     pub checkpoints: u64,
     /// Whether a new signing key was generated and saved.
     pub key_created: bool,
+    /// Set when the stored history was missing, damaged or contradicted and
+    /// `audit.accept_lost_history` let the log start over: the problem found. The current
+    /// epoch then starts with a `reset` record saying so.
+    pub reset: Option<AuditError>,
 }
 
 /// An append-only, verifiable audit log.
@@ -103,6 +109,19 @@ pub struct AuditLog {
     last_checkpoint: Option<SignedCheckpoint>,
     report: OpenReport,
     poisoned: bool,
+    /// The first epoch of the epoch chain the current epoch belongs to: 1, or the epoch of
+    /// the last reset.
+    chain_first: u64,
+    /// Whether the head file names an older checkpoint than the last one signed (its
+    /// rewrite failed).
+    head_behind: bool,
+}
+
+/// What opening found before it knew whether the history holds, for a reset record.
+#[derive(Debug, Default)]
+struct Found {
+    head: Option<Head>,
+    newest: u64,
 }
 
 /// First epoch number.
@@ -112,7 +131,11 @@ impl AuditLog {
     /// Opens (or creates) the log `config` describes: a directory, or memory when
     /// `config.dir` is `None`. A directory log is verified on open: every frame's checksum,
     /// every record's layout and sequence number, every stored checkpoint's signature and
-    /// root; a torn tail left by a crash is cut, and node files are rebuilt where wrong.
+    /// root, the head file against the newest epoch, and the epoch chain down to its first
+    /// epoch (one leaf per sealed epoch); a torn tail left by a crash is cut, and node files
+    /// are rebuilt where wrong. Missing epochs, a missing or stale head and a cut checkpoint
+    /// file are errors unless `config.accept_lost_history` is set, in which case the log
+    /// starts a new epoch with a `reset` record ([`OpenReport::reset`]).
     pub fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
         config
             .validate()
@@ -176,6 +199,8 @@ impl AuditLog {
             last_checkpoint: None,
             report,
             poisoned: false,
+            chain_first: FIRST_EPOCH,
+            head_behind: false,
         }
     }
 
@@ -198,8 +223,6 @@ impl AuditLog {
             .clone()
             .unwrap_or_else(|| dir.join("signing.key"));
         let (signer, key_created) = load_or_create_key(&key_path, &config.key_name())?;
-        let sync = config.fsync != FsyncPolicy::Never;
-        let epochs = storage::epochs(dir)?;
         let mut log = AuditLog::new(
             Storage::Memory(MemoryStore::default()),
             Some(dir.to_path_buf()),
@@ -212,42 +235,206 @@ impl AuditLog {
                 ..OpenReport::default()
             },
         );
-        let Some(&epoch) = epochs.last() else {
-            let store = DirStore::create(dir, FIRST_EPOCH, sync, config.segment_bytes)?;
-            log.storage = Storage::Dir(store);
-            log.report.epoch = FIRST_EPOCH;
-            return Ok(log);
-        };
-        log.epoch = epoch;
-        let (store, opened) = {
-            let (frontier, size, counts) = (&mut log.frontier, &mut log.size, &mut log.counts);
-            DirStore::open(dir, epoch, sync, config.segment_bytes, |index, bytes| {
-                let record = AuditRecord::decode(bytes)?;
-                if record.seq != index {
-                    return Err(AuditError::Record {
-                        problem: "sequence number does not match the leaf's position",
-                    });
-                }
-                counts.count(record.kind);
-                let nodes = push_leaf(frontier, *size, merkle::leaf_hash(bytes));
-                *size += 1;
-                Ok(nodes)
-            })?
-        };
-        log.storage = Storage::Dir(store);
-        log.durable = log.size;
-        log.report.epoch = epoch;
-        log.report.records = log.size;
-        log.report.torn_bytes = opened.torn_bytes + opened.torn_checkpoint_bytes;
-        log.report.repaired_nodes = opened.repaired_nodes;
-        log.check_checkpoints(&opened.checkpoints)?;
-        if log.size == 0 && epoch > FIRST_EPOCH {
-            // A crash between creating this epoch and writing its first leaf.
-            let previous =
-                last_checkpoint_of(dir, epoch - 1, &config.origin(epoch - 1), &log.keys)?;
-            log.write_epoch_start(&previous, Timestamp::from_system_time(SystemTime::now()))?;
+        let mut found = Found::default();
+        if let Err(error) = log.open_history(dir, &mut found) {
+            let Some(cause) = error.reset_cause().filter(|_| config.accept_lost_history) else {
+                return Err(error);
+            };
+            let facts = ResetFacts {
+                cause,
+                head_epoch: found.head.map_or(0, |h| h.epoch),
+                head_size: found.head.map_or(0, |h| h.size),
+                found_epoch: found.newest,
+            };
+            tracing::warn!(%error, "tracehound audit log starts over (audit.accept_lost_history)");
+            log.start_over(dir, &facts)?;
+            log.report.reset = Some(error);
         }
         Ok(log)
+    }
+
+    fn sync(&self) -> bool {
+        self.config.fsync != FsyncPolicy::Never
+    }
+
+    /// Opens the newest epoch after checking it against the head file and the epoch chain.
+    fn open_history(&mut self, dir: &Path, found: &mut Found) -> Result<(), AuditError> {
+        let sync = self.sync();
+        let epochs = storage::epochs(dir)?;
+        let newest = epochs.last().copied().unwrap_or(0);
+        found.newest = newest;
+        let head = head::read(dir, &self.keys, &self.config.deployment)?;
+        found.head = head;
+        if let Some(min) = self.config.min_epoch
+            && newest.max(head.map_or(0, |h| h.epoch)) < min
+        {
+            return Err(AuditError::BelowMinEpoch { epoch: newest, min });
+        }
+        // The head is written just after a new epoch's directory is created, so a crash
+        // between the two leaves an empty newest epoch one past the head (or, for a new log,
+        // an empty epoch 1 and no head); anything else that disagrees is tampering.
+        let (epoch, stale_head) = match head {
+            None if newest == 0 => {
+                let store = DirStore::create(dir, FIRST_EPOCH, sync, self.config.segment_bytes)?;
+                self.storage = Storage::Dir(store);
+                self.report.epoch = FIRST_EPOCH;
+                self.write_head(FIRST_EPOCH, 0, merkle::empty_root())?;
+                return Ok(());
+            }
+            None if newest == FIRST_EPOCH => (newest, true),
+            None => {
+                return Err(AuditError::HeadMissing {
+                    path: head::path(dir),
+                });
+            }
+            Some(head) if head.epoch > newest => {
+                return Err(AuditError::EpochMissing {
+                    epoch: head.epoch,
+                    newest,
+                });
+            }
+            Some(head) if head.epoch == newest => (newest, false),
+            Some(head) if head.epoch + 1 == newest => (newest, true),
+            Some(_) => return Err(stale_head_error(dir)),
+        };
+        self.epoch = epoch;
+        let (store, opened) = {
+            let (frontier, size, counts) = (&mut self.frontier, &mut self.size, &mut self.counts);
+            DirStore::open(
+                dir,
+                epoch,
+                sync,
+                self.config.segment_bytes,
+                |index, bytes| {
+                    let record = AuditRecord::decode(bytes)?;
+                    if record.seq != index {
+                        return Err(AuditError::Record {
+                            problem: "sequence number does not match the leaf's position",
+                        });
+                    }
+                    counts.count(record.kind);
+                    let nodes = push_leaf(frontier, *size, merkle::leaf_hash(bytes));
+                    *size += 1;
+                    Ok(nodes)
+                },
+            )?
+        };
+        self.storage = Storage::Dir(store);
+        self.durable = self.size;
+        self.report.epoch = epoch;
+        self.report.records = self.size;
+        self.report.torn_bytes = opened.torn_bytes + opened.torn_checkpoint_bytes;
+        self.report.repaired_nodes = opened.repaired_nodes;
+        if opened.checkpoint_file_missing && self.size > 0 {
+            return Err(AuditError::CheckpointMismatch {
+                epoch,
+                checkpoint_size: 0,
+                log_size: self.size,
+                problem: "the epoch's checkpoint file is missing",
+            });
+        }
+        self.check_checkpoints(&opened.checkpoints)?;
+        match head {
+            _ if stale_head && self.size > 0 => {
+                return Err(match head {
+                    None => AuditError::HeadMissing {
+                        path: head::path(dir),
+                    },
+                    Some(_) => stale_head_error(dir),
+                });
+            }
+            Some(head) if !stale_head => self.check_head(&head)?,
+            _ => {}
+        }
+        let first = if self.size == 0 {
+            None
+        } else {
+            Some(self.record(0)?)
+        };
+        self.chain_first = chain_first(dir, epoch, first)?;
+        if self.size == 0 && epoch > FIRST_EPOCH {
+            // A crash between creating this epoch and writing its first leaf.
+            let previous =
+                last_checkpoint_of(dir, epoch - 1, &self.config.origin(epoch - 1), &self.keys)?;
+            if stale_head {
+                self.write_head(epoch, 0, merkle::empty_root())?;
+            }
+            self.write_epoch_start(&previous, Timestamp::from_system_time(SystemTime::now()))?;
+        } else if stale_head {
+            self.write_head(epoch, 0, merkle::empty_root())?;
+        }
+        Ok(())
+    }
+
+    /// Checks the newest epoch against what the head file says of it.
+    fn check_head(&self, head: &Head) -> Result<(), AuditError> {
+        let mismatch = |problem| AuditError::CheckpointMismatch {
+            epoch: self.epoch,
+            checkpoint_size: head.size,
+            log_size: self.size,
+            problem,
+        };
+        if head.size > self.size {
+            return Err(mismatch(
+                "the log is shorter than its head file says: records were removed",
+            ));
+        }
+        if self.root_at(head.size)? != head.root {
+            return Err(mismatch(
+                "the records give another root at the head's size: history was rewritten",
+            ));
+        }
+        let stored = self
+            .last_checkpoint
+            .as_ref()
+            .map_or(0, |cp| cp.checkpoint().size);
+        if stored < head.size {
+            return Err(mismatch(
+                "the checkpoint file lost checkpoints the head file names: it was cut",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts a new epoch above every epoch seen, whose first leaf is a reset record.
+    fn start_over(&mut self, dir: &Path, facts: &ResetFacts) -> Result<(), AuditError> {
+        let floor = self.config.min_epoch.unwrap_or(FIRST_EPOCH) - 1;
+        let epoch = facts.head_epoch.max(facts.found_epoch).max(floor) + 1;
+        self.storage = Storage::Memory(MemoryStore::default());
+        self.frontier.clear();
+        self.size = 0;
+        self.durable = 0;
+        self.counts = AuditCounts::default();
+        self.last_checkpoint = None;
+        self.report = OpenReport {
+            key_created: self.report.key_created,
+            ..OpenReport::default()
+        };
+        let store = DirStore::create(dir, epoch, self.sync(), self.config.segment_bytes)?;
+        self.storage = Storage::Dir(store);
+        self.epoch = epoch;
+        self.chain_first = epoch;
+        self.write_head(epoch, 0, merkle::empty_root())?;
+        self.report.epoch = epoch;
+        let bytes = encode_reset(Timestamp::from_system_time(SystemTime::now()), facts);
+        self.append_encoded(&bytes)?;
+        self.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the head file (directory logs only).
+    fn write_head(&self, epoch: u64, size: u64, root: Digest) -> Result<(), AuditError> {
+        if let Some(dir) = &self.root_dir {
+            let head = Head { epoch, size, root };
+            head::write(
+                dir,
+                &self.signer,
+                &self.config.deployment,
+                &head,
+                self.sync(),
+            )?;
+        }
+        Ok(())
     }
 
     /// Checks every stored checkpoint: signed by a trusted key, for this epoch's origin,
@@ -355,9 +542,9 @@ impl AuditLog {
     /// [`commit`](Self::commit). Gap and epoch-start records are the log's own and are
     /// refused here ([`AuditError::Record`]).
     pub fn append(&mut self, record: &EvidenceRecord<'_>) -> Result<Appended, AuditError> {
-        if matches!(record.kind, RecordType::Gap | RecordType::EpochStart) {
+        if record.kind.is_log_own() {
             return Err(AuditError::Record {
-                problem: "gap and epoch-start records are written by the log itself",
+                problem: "gap, epoch-start and reset records are written by the log itself",
             });
         }
         let mut buf = [0u8; MAX_INLINE_RECORD_LEN];
@@ -429,7 +616,12 @@ impl AuditLog {
         if let Some(last) = &self.last_checkpoint {
             let cp = last.checkpoint();
             if cp.size == self.size && cp.root == root {
-                return Ok(last.clone());
+                let last = last.clone();
+                if self.head_behind {
+                    self.write_head(self.epoch, self.size, root)?;
+                    self.head_behind = false;
+                }
+                return Ok(last);
             }
             if cp.size > 0 {
                 let proof = self.consistency_proof(cp.size, self.size)?;
@@ -449,6 +641,11 @@ impl AuditLog {
             Storage::Dir(store) => store.save_checkpoint(signed.note())?,
         }
         self.last_checkpoint = Some(signed.clone());
+        // After the checkpoint file, so the head never names a checkpoint the file lacks. A
+        // head left behind is only weaker; the next call for this size writes it again.
+        self.head_behind = true;
+        self.write_head(self.epoch, self.size, root)?;
+        self.head_behind = false;
         Ok(signed)
     }
 
@@ -519,12 +716,22 @@ impl AuditLog {
             (Storage::Dir(store), Some(dir)) => {
                 store.seal()?;
                 let sync = self.config.fsync != FsyncPolicy::Never;
-                Storage::Dir(DirStore::create(
-                    dir,
-                    next,
-                    sync,
-                    self.config.segment_bytes,
-                )?)
+                let store = DirStore::create(dir, next, sync, self.config.segment_bytes)?;
+                // The head names the new epoch as soon as its directory exists, so the
+                // number is never handed out twice, even if the directory is deleted.
+                let head = Head {
+                    epoch: next,
+                    size: 0,
+                    root: merkle::empty_root(),
+                };
+                if let Err(e) = head::write(dir, &self.signer, &self.config.deployment, &head, sync)
+                {
+                    // Undo the directory, so a retry can create it again under this number.
+                    drop(store);
+                    let _ = fs::remove_dir_all(storage::epoch_dir(dir, next));
+                    return Err(e);
+                }
+                Storage::Dir(store)
             }
             _ => Storage::Memory(MemoryStore::default()),
         };
@@ -563,6 +770,18 @@ impl AuditLog {
             Storage::Memory(store) => base + store.bytes(),
             Storage::Dir(_) => base,
         }
+    }
+
+    /// The sealed epochs of this log's epoch chain, to verify them (on another thread, if
+    /// need be) with [`SealedEpochs::verify`].
+    pub fn sealed_epochs(&self) -> SealedEpochs {
+        SealedEpochs::new(
+            self.root_dir.clone(),
+            self.config.deployment.clone(),
+            self.keys.clone(),
+            self.chain_first,
+            self.epoch,
+        )
     }
 
     pub(crate) fn config(&self) -> &AuditConfig {
@@ -659,6 +878,66 @@ fn load_or_create_key(path: &Path, name: &str) -> Result<(NoteSigner, bool), Aud
     }
 }
 
+fn stale_head_error(dir: &Path) -> AuditError {
+    AuditError::HeadInvalid {
+        path: head::path(dir),
+        problem: "it names an older epoch than the newest directory: an old copy was put back",
+    }
+}
+
+/// Walks the epoch chain down from `epoch` (whose first record is `first`, if it has one)
+/// and returns its first epoch: 1, or the epoch that starts with a reset record. Every epoch
+/// in between must be stored.
+fn chain_first(dir: &Path, newest: u64, first: Option<Vec<u8>>) -> Result<u64, AuditError> {
+    let (mut epoch, mut first) = (newest, first);
+    loop {
+        let body = first
+            .map(|bytes| AuditRecord::decode(&bytes).map(|record| record.body))
+            .transpose()
+            .map_err(|e| AuditError::Corrupt {
+                epoch,
+                file: storage::epoch_dir(dir, epoch),
+                offset: storage::FILE_HEADER_LEN as u64,
+                index: 0,
+                problem: e.0,
+            })?;
+        match body {
+            Some(RecordBody::Reset { .. }) => return Ok(epoch),
+            _ if epoch == FIRST_EPOCH => return Ok(epoch),
+            Some(RecordBody::EpochStart { previous_epoch, .. }) if previous_epoch == epoch - 1 => {}
+            // An empty epoch after the first: a crash before its start leaf was written.
+            None => {}
+            Some(_) => {
+                return Err(AuditError::Corrupt {
+                    epoch,
+                    file: storage::epoch_dir(dir, epoch),
+                    offset: storage::FILE_HEADER_LEN as u64,
+                    index: 0,
+                    problem: "the epoch's first leaf does not fit its place in the epoch chain",
+                });
+            }
+        }
+        let previous = epoch - 1;
+        if !storage::epoch_dir(dir, previous).is_dir() {
+            return Err(AuditError::EpochMissing {
+                epoch: previous,
+                newest,
+            });
+        }
+        first = storage::first_record(dir, previous)?;
+        if first.is_none() {
+            return Err(AuditError::Corrupt {
+                epoch: previous,
+                file: storage::epoch_dir(dir, previous),
+                offset: storage::FILE_HEADER_LEN as u64,
+                index: 0,
+                problem: "a sealed epoch holds no record",
+            });
+        }
+        epoch = previous;
+    }
+}
+
 /// The last checkpoint stored in an earlier epoch's directory.
 fn last_checkpoint_of(
     dir: &Path,
@@ -666,7 +945,7 @@ fn last_checkpoint_of(
     origin: &str,
     keys: &[VerifierKey],
 ) -> Result<SignedCheckpoint, AuditError> {
-    let path = storage::epoch_dir(dir, epoch).join("checkpoints.log");
+    let path = storage::epoch_dir(dir, epoch).join(storage::CHECKPOINT_FILE);
     let mut last = None;
     read_frames(
         &path,

@@ -19,16 +19,26 @@
 //!   proof and signed checkpoint, verified offline with [`EvidenceProof::verify`] or
 //!   `tracehound verify-proof`.
 //!
+//! - **Tamper evidence** across epochs: a signed head file names the newest epoch and its
+//!   latest checkpoint, and opening walks the epoch chain, so a deleted epoch, a cut or
+//!   deleted checkpoint file or a replaced head stops the open with a typed error; epoch
+//!   numbers are never reused. [`SealedEpochs`] verifies sealed epochs (the facade does so in
+//!   the background). Starting over is explicit (`audit.accept_lost_history`) and recorded
+//!   as a `reset` leaf. See `docs/audit-log-format.md` §6.15.
+//!
 //! What the log does *not* protect against: a host attacker who holds the signing key can
-//! sign a rewritten history. Keep checkpoints off the host (ship them to a SIEM, a witness or
+//! sign a rewritten history, and anyone who can write the directory can put back an earlier
+//! copy of all of it, or a fresh log. Keep checkpoints off the host (ship them to a SIEM, a witness or
 //! a WORM bucket); any checkpoint kept elsewhere exposes a rewrite through a failed
 //! consistency proof. Claimed times in records are the host's clock and are not trusted.
 
 mod error;
+mod head;
 mod log;
 pub mod merkle;
 pub mod note;
 mod record;
+mod sealed;
 mod storage;
 mod verify;
 pub(crate) mod writer;
@@ -37,8 +47,9 @@ pub use self::error::{AuditError, VerifyError};
 pub use self::log::{Appended, AuditLog, OpenReport};
 pub use self::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
 pub use self::record::{
-    AuditRecord, EvidenceRecord, MAX_RECORD_LEN, RecordBody, RecordError, RecordType,
+    AuditRecord, EvidenceRecord, MAX_RECORD_LEN, RecordBody, RecordError, RecordType, ResetCause,
 };
+pub use self::sealed::{SealedEpoch, SealedEpochs};
 pub use self::verify::{EvidenceProof, VerifiedEvidence, verify};
 pub use crate::config::{AuditConfig, FsyncPolicy};
 
@@ -66,6 +77,8 @@ pub struct AuditCounts {
     pub epoch_starts: u64,
     /// Finished hound jobs.
     pub analysed: u64,
+    /// Reset leaves: epochs started over after stored history was found missing.
+    pub resets: u64,
 }
 
 impl AuditCounts {
@@ -76,7 +89,12 @@ impl AuditCounts {
 
     /// All records.
     pub fn total(&self) -> u64 {
-        self.quarantined + self.removals() + self.gaps + self.epoch_starts + self.analysed
+        self.quarantined
+            + self.removals()
+            + self.gaps
+            + self.epoch_starts
+            + self.analysed
+            + self.resets
     }
 
     pub(crate) fn count(&mut self, kind: RecordType) {
@@ -91,6 +109,7 @@ impl AuditCounts {
             RecordType::Gap => &mut self.gaps,
             RecordType::EpochStart => &mut self.epoch_starts,
             RecordType::Analysed => &mut self.analysed,
+            RecordType::Reset => &mut self.resets,
         };
         *slot += 1;
     }

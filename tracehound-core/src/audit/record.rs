@@ -46,6 +46,9 @@ pub enum RecordType {
     /// A hound finished a job on the evidence; the reason is the outcome code, the digest the
     /// analysis digest when there is a report.
     Analysed = 10,
+    /// First leaf of an epoch that does not continue the one before: the operator accepted
+    /// starting over after the log found its stored history missing or contradicted.
+    Reset = 11,
 }
 
 impl RecordType {
@@ -61,6 +64,7 @@ impl RecordType {
             8 => RecordType::Gap,
             9 => RecordType::EpochStart,
             10 => RecordType::Analysed,
+            11 => RecordType::Reset,
             _ => return None,
         })
     }
@@ -78,11 +82,20 @@ impl RecordType {
             RecordType::Gap => "gap",
             RecordType::EpochStart => "epoch-start",
             RecordType::Analysed => "analysed",
+            RecordType::Reset => "reset",
         }
     }
 
     fn is_evidence(self) -> bool {
-        !matches!(self, RecordType::Gap | RecordType::EpochStart)
+        !matches!(
+            self,
+            RecordType::Gap | RecordType::EpochStart | RecordType::Reset
+        )
+    }
+
+    /// Whether only the log itself writes records of this type.
+    pub(crate) fn is_log_own(self) -> bool {
+        !self.is_evidence()
     }
 }
 
@@ -210,6 +223,85 @@ pub(crate) fn encode_epoch_start(
     Ok(out)
 }
 
+/// Why the log started over instead of continuing its stored history (the `reset` record's
+/// cause code, `docs/audit-log-format.md` §2.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResetCause {
+    /// Epoch directories were there but the head file was not.
+    HeadMissing = 1,
+    /// The head file was damaged, not signed by a trusted key, or older than the newest epoch.
+    HeadInvalid = 2,
+    /// An epoch the head or the epoch chain names was not stored.
+    EpochMissing = 3,
+    /// The newest epoch contradicted the head or its own signed checkpoints (records or
+    /// checkpoints removed, history rewritten, checkpoint file missing).
+    Contradicted = 4,
+    /// The newest epoch held bytes no crash could have left.
+    Damaged = 5,
+    /// The newest epoch was below the configured `audit.min_epoch`.
+    BelowMinimum = 6,
+}
+
+impl ResetCause {
+    fn from_code(code: u8) -> Option<ResetCause> {
+        Some(match code {
+            1 => ResetCause::HeadMissing,
+            2 => ResetCause::HeadInvalid,
+            3 => ResetCause::EpochMissing,
+            4 => ResetCause::Contradicted,
+            5 => ResetCause::Damaged,
+            6 => ResetCause::BelowMinimum,
+            _ => return None,
+        })
+    }
+
+    /// The cause's name in `docs/audit-log-format.md`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetCause::HeadMissing => "head-missing",
+            ResetCause::HeadInvalid => "head-invalid",
+            ResetCause::EpochMissing => "epoch-missing",
+            ResetCause::Contradicted => "contradicted",
+            ResetCause::Damaged => "damaged",
+            ResetCause::BelowMinimum => "below-minimum",
+        }
+    }
+}
+
+impl fmt::Display for ResetCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a reset record states: the cause, what the head file claimed (epoch 0 and size 0
+/// when there was no valid head) and the newest epoch directory found (0 when none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResetFacts {
+    pub(crate) cause: ResetCause,
+    pub(crate) head_epoch: u64,
+    pub(crate) head_size: u64,
+    pub(crate) found_epoch: u64,
+}
+
+/// Length of a reset record.
+pub(crate) const RESET_RECORD_LEN: usize = 43;
+
+/// Encodes a reset record; it is always leaf 0 of its epoch.
+pub(crate) fn encode_reset(time: Timestamp, facts: &ResetFacts) -> [u8; RESET_RECORD_LEN] {
+    let mut out = [0u8; RESET_RECORD_LEN];
+    out[0] = FORMAT_VERSION;
+    out[1] = RecordType::Reset as u8;
+    // Bytes 2..10: sequence number 0.
+    out[10..18].copy_from_slice(&time.as_unix_nanos().to_be_bytes());
+    out[18] = facts.cause as u8;
+    out[19..27].copy_from_slice(&facts.head_epoch.to_be_bytes());
+    out[27..35].copy_from_slice(&facts.head_size.to_be_bytes());
+    out[35..43].copy_from_slice(&facts.found_epoch.to_be_bytes());
+    out
+}
+
 struct Writer<'a> {
     out: &'a mut [u8; MAX_INLINE_RECORD_LEN],
     at: usize,
@@ -270,6 +362,18 @@ pub enum RecordBody {
         /// Its final signed checkpoint, verbatim.
         checkpoint: String,
     },
+    /// The first leaf of an epoch that starts over: the stored history before it was found
+    /// missing or contradicted, and the operator accepted starting over.
+    Reset {
+        /// What was wrong.
+        cause: ResetCause,
+        /// The newest epoch the head file named (0: no valid head file).
+        head_epoch: u64,
+        /// The size the head file named for it.
+        head_size: u64,
+        /// The newest epoch directory found (0: none).
+        found_epoch: u64,
+    },
 }
 
 /// A record that does not follow the layout; the text names the broken rule.
@@ -313,6 +417,12 @@ impl AuditRecord {
                     checkpoint: note.to_owned(),
                 }
             }
+            RecordType::Reset => RecordBody::Reset {
+                cause: ResetCause::from_code(r.u8()?).ok_or(RecordError("unknown reset cause"))?,
+                head_epoch: r.u64()?,
+                head_size: r.u64()?,
+                found_epoch: r.u64()?,
+            },
             _ => {
                 debug_assert!(kind.is_evidence());
                 let len = r.u8()? as usize;
@@ -499,6 +609,46 @@ mod tests {
     }
 
     #[test]
+    fn reset_encoding_is_pinned() {
+        let facts = ResetFacts {
+            cause: ResetCause::EpochMissing,
+            head_epoch: 7,
+            head_size: 300,
+            found_epoch: 6,
+        };
+        let bytes = encode_reset(Timestamp::from_unix_nanos(9), &facts);
+        let mut expected = vec![1, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 3];
+        for n in [7u64, 300, 6] {
+            expected.extend_from_slice(&n.to_be_bytes());
+        }
+        assert_eq!(&bytes[..], &expected[..]);
+        // The leaf hash docs/audit-log-format.md §2.10.3 gives for this record.
+        assert_eq!(
+            super::super::merkle::leaf_hash(&bytes).to_string(),
+            "3c1cb86bb1714b06fb005b5fccede6c4873122e78b4dd34bd122d4fdd14cec96"
+        );
+        let decoded = AuditRecord::decode(&bytes).unwrap();
+        assert_eq!(decoded.kind, RecordType::Reset);
+        assert_eq!(
+            decoded.body,
+            RecordBody::Reset {
+                cause: ResetCause::EpochMissing,
+                head_epoch: 7,
+                head_size: 300,
+                found_epoch: 6,
+            }
+        );
+        for cut in 0..bytes.len() {
+            assert!(AuditRecord::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        for cause in [0u8, 7, 255] {
+            let mut bad = bytes;
+            bad[18] = cause;
+            assert!(AuditRecord::decode(&bad).is_err(), "cause {cause}");
+        }
+    }
+
+    #[test]
     fn decode_is_strict() {
         let sig = Signature::new(Category::Spam, Digest::from_bytes([0xab; 32]));
         let mut buf = [0u8; MAX_INLINE_RECORD_LEN];
@@ -510,7 +660,7 @@ mod tests {
         let mut longer = good.clone();
         longer.push(0);
         assert!(AuditRecord::decode(&longer).is_err());
-        for (at, value) in [(0, 2), (1, 0), (1, 11), (18, 0), (18, 65), (59 + 4, 4)] {
+        for (at, value) in [(0, 2), (1, 0), (1, 12), (18, 0), (18, 65), (59 + 4, 4)] {
             let mut bad = good.clone();
             bad[at] = value;
             assert!(AuditRecord::decode(&bad).is_err(), "byte {at} = {value}");

@@ -98,6 +98,9 @@ pub(crate) fn next_frame(bytes: &[u8], at_eof: bool) -> Frame<'_> {
     Frame::Whole(payload, FRAME_HEADER_LEN + len)
 }
 
+/// The checkpoint file of an epoch directory.
+pub(crate) const CHECKPOINT_FILE: &str = "checkpoints.log";
+
 /// Longest checkpoint note kept in the checkpoint file.
 const MAX_NOTE_FRAME: usize = 64 * 1024;
 
@@ -265,6 +268,8 @@ pub(crate) struct Opened {
     pub(crate) repaired_nodes: u64,
     pub(crate) checkpoints: Vec<String>,
     pub(crate) torn_checkpoint_bytes: u64,
+    /// Whether the checkpoint file was missing (and has been created empty).
+    pub(crate) checkpoint_file_missing: bool,
 }
 
 pub(crate) fn epoch_dir(root: &Path, epoch: u64) -> PathBuf {
@@ -299,13 +304,20 @@ impl DirStore {
     ) -> Result<DirStore, AuditError> {
         let dir = epoch_dir(root, epoch);
         fs::create_dir(&dir).map_err(io_err("create directory", &dir))?;
-        if sync {
-            sync_dir(root)?;
+        let created = (|| {
+            if sync {
+                sync_dir(root)?;
+            }
+            let mut store = DirStore::empty(dir.clone(), epoch, sync, segment_bytes);
+            store.new_segment(0)?;
+            store.open_checkpoints()?;
+            Ok(store)
+        })();
+        if created.is_err() {
+            // Only what was just created: a retry can then create the epoch again.
+            let _ = fs::remove_dir_all(&dir);
         }
-        let mut store = DirStore::empty(dir, epoch, sync, segment_bytes);
-        store.new_segment(0)?;
-        store.open_checkpoints()?;
-        Ok(store)
+        created
     }
 
     fn empty(epoch_dir: PathBuf, epoch: u64, sync: bool, segment_bytes: u64) -> DirStore {
@@ -447,6 +459,7 @@ impl DirStore {
         }
         opened.repaired_nodes = verifier.finish()?;
         store.levels = verifier.into_levels();
+        opened.checkpoint_file_missing = !dir.join(CHECKPOINT_FILE).exists();
         let (checkpoints, torn) = store.open_checkpoints()?;
         opened.checkpoints = checkpoints;
         opened.torn_checkpoint_bytes = torn;
@@ -454,7 +467,7 @@ impl DirStore {
     }
 
     fn open_checkpoints(&mut self) -> Result<(Vec<String>, u64), AuditError> {
-        let path = self.epoch_dir.join("checkpoints.log");
+        let path = self.epoch_dir.join(CHECKPOINT_FILE);
         let header = file_header(CHECKPOINT_MAGIC, self.epoch, 0);
         let exists = path.exists();
         if !exists {
@@ -681,7 +694,7 @@ impl DirStore {
     }
 
     pub(crate) fn save_checkpoint(&mut self, note: &str) -> Result<(), AuditError> {
-        let path = self.epoch_dir.join("checkpoints.log");
+        let path = self.epoch_dir.join(CHECKPOINT_FILE);
         let file = self
             .checkpoint_file
             .as_mut()
@@ -864,6 +877,165 @@ impl NodeVerifier {
             })
             .collect()
     }
+}
+
+/// Segment numbers (first record index) of an epoch directory, in order.
+fn segment_firsts(dir: &Path, epoch: u64) -> Result<Vec<u64>, AuditError> {
+    let mut firsts = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(first) = name
+            .strip_prefix("segment-")
+            .and_then(|n| n.strip_suffix(".log"))
+        {
+            let first = first
+                .parse::<u64>()
+                .ok()
+                .filter(|&first| segment_name(first) == name)
+                .ok_or_else(|| AuditError::Corrupt {
+                    epoch,
+                    file: entry.path(),
+                    offset: 0,
+                    index: 0,
+                    problem: "segment file name is not one the log writes",
+                })?;
+            firsts.push(first);
+        }
+    }
+    firsts.sort_unstable();
+    Ok(firsts)
+}
+
+/// The first record of an epoch, read without opening the epoch for writing; `None` when
+/// its first segment holds no record.
+pub(crate) fn first_record(root: &Path, epoch: u64) -> Result<Option<Vec<u8>>, AuditError> {
+    let path = epoch_dir(root, epoch).join(segment_name(0));
+    let corrupt = |offset, problem| AuditError::Corrupt {
+        epoch,
+        file: path.clone(),
+        offset,
+        index: 0,
+        problem,
+    };
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(corrupt(0, "the epoch's first segment is missing"));
+        }
+        Err(e) => return Err(AuditError::io("open", &path, &e)),
+    };
+    let mut head = vec![0u8; FILE_HEADER_LEN + FRAME_HEADER_LEN + MAX_RECORD_LEN];
+    let mut got = 0;
+    loop {
+        match file.read_at(&mut head[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(AuditError::io("read", &path, &e)),
+        }
+        if got == head.len() {
+            break;
+        }
+    }
+    let bytes = &head[..got];
+    check_file_header(bytes, SEGMENT_MAGIC, epoch, 0).map_err(|p| corrupt(0, p))?;
+    let len = file.metadata().map_err(io_err("stat", &path))?.len();
+    match next_frame(&bytes[FILE_HEADER_LEN..], got as u64 >= len) {
+        Frame::Whole(payload, _) => Ok(Some(payload.to_vec())),
+        Frame::End => Ok(None),
+        Frame::Torn => Err(corrupt(FILE_HEADER_LEN as u64, "truncated frame")),
+        Frame::Corrupt(problem) => Err(corrupt(FILE_HEADER_LEN as u64, problem)),
+    }
+}
+
+/// Streams every record of a sealed epoch to `each`, read-only and strictly: no torn tail
+/// is allowed, segments must follow each other, every header must be exact. Returns the
+/// number of records.
+pub(crate) fn scan_sealed(
+    root: &Path,
+    epoch: u64,
+    mut each: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
+) -> Result<u64, AuditError> {
+    let dir = epoch_dir(root, epoch);
+    let mut count = 0u64;
+    for first in segment_firsts(&dir, epoch)? {
+        let path = dir.join(segment_name(first));
+        let corrupt = |offset, index, problem| AuditError::Corrupt {
+            epoch,
+            file: path.clone(),
+            offset,
+            index,
+            problem,
+        };
+        if first != count {
+            return Err(corrupt(
+                0,
+                count,
+                "segment does not start where the previous one ends (records missing)",
+            ));
+        }
+        let file = File::open(&path).map_err(io_err("open", &path))?;
+        let mut head = [0u8; FILE_HEADER_LEN];
+        file.read_exact_at(&mut head, 0)
+            .map_err(|_| corrupt(0, first, "file shorter than its header"))?;
+        check_file_header(&head, SEGMENT_MAGIC, epoch, first).map_err(|p| corrupt(0, first, p))?;
+        drop(file);
+        let base = count;
+        read_frames(
+            &path,
+            false,
+            |payload, offset| {
+                each(count, payload).map_err(|e| match e {
+                    AuditError::Record { problem } => corrupt(offset, count, problem),
+                    other => other,
+                })?;
+                count += 1;
+                Ok(())
+            },
+            |offset, n, problem| corrupt(offset, base + n, problem),
+            FILE_HEADER_LEN,
+        )?;
+    }
+    Ok(count)
+}
+
+/// Every checkpoint note stored for an epoch, read-only; `None` when its checkpoint file is
+/// missing. A torn tail is damage here: only the current epoch's file may tear.
+pub(crate) fn read_checkpoints(root: &Path, epoch: u64) -> Result<Option<Vec<String>>, AuditError> {
+    let path = epoch_dir(root, epoch).join(CHECKPOINT_FILE);
+    let corrupt = |offset, index, problem| AuditError::Corrupt {
+        epoch,
+        file: path.clone(),
+        offset,
+        index,
+        problem,
+    };
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(AuditError::io("open", &path, &e)),
+    };
+    let mut head = [0u8; FILE_HEADER_LEN];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|_| corrupt(0, 0, "file shorter than its header"))?;
+    check_file_header(&head, CHECKPOINT_MAGIC, epoch, 0).map_err(|p| corrupt(0, 0, p))?;
+    drop(file);
+    let mut notes = Vec::new();
+    read_frames(
+        &path,
+        false,
+        |payload, offset| {
+            let note = std::str::from_utf8(payload)
+                .map_err(|_| corrupt(offset, notes.len() as u64, "checkpoint is not UTF-8"))?;
+            notes.push(note.to_owned());
+            Ok(())
+        },
+        corrupt,
+        FILE_HEADER_LEN,
+    )?;
+    Ok(Some(notes))
 }
 
 impl MemoryStore {

@@ -19,11 +19,14 @@ use parking_lot::Mutex;
 use tracehound_codec::Digest;
 
 use super::record::{EvidenceRecord, MAX_INLINE_RECORD_LEN, encode_gap};
-use super::{AuditCounts, AuditError, AuditLog, FsyncPolicy, SignedCheckpoint, merkle};
+use super::{
+    AuditCounts, AuditError, AuditLog, FsyncPolicy, OpenReport, ResetCause, SealedEpochs,
+    SignedCheckpoint, merkle,
+};
 use crate::clock::{Clock, Timestamp};
 use crate::events::{EventBus, EventKind};
 use crate::quarantine::Changes;
-use crate::snapshot::AuditStats;
+use crate::snapshot::{AuditStats, SealedStats};
 
 /// Where a record landed: its epoch and leaf index. Ordered by epoch, then index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,6 +70,12 @@ pub(crate) struct Shared {
     /// Unix nanoseconds of the last signed checkpoint (0: none yet).
     pub(crate) last_checkpoint_at: AtomicU64,
     pub(crate) last_checkpoint_size: AtomicU64,
+    /// What opening the log found: torn bytes cut, and why it started over, if it did.
+    pub(crate) torn_bytes: AtomicU64,
+    pub(crate) reset: Mutex<Option<ResetCause>>,
+    pub(crate) sealed: Mutex<SealedStats>,
+    /// Set when the `Tracehound` is going away; the sealed-epoch verifier stops.
+    pub(crate) closing: AtomicBool,
 }
 
 /// Numbers records and queues them; lives in the vault, under its lock.
@@ -289,6 +298,9 @@ impl Writer {
         let (durable_size, root) = s.head.lock().unwrap_or((0, merkle::empty_root()));
         let at = s.last_checkpoint_at.load(Ordering::Relaxed);
         AuditStats {
+            torn_bytes: s.torn_bytes.load(Ordering::Relaxed),
+            reset: *s.reset.lock(),
+            sealed: *s.sealed.lock(),
             epoch: s.epoch.load(Ordering::Relaxed),
             size: s.numbered.load(Ordering::Relaxed),
             durable_size,
@@ -324,8 +336,89 @@ impl Writer {
         })
     }
 
+    /// Publishes what opening the log found (torn tails cut, a reset) for snapshots and as
+    /// events kept for every subscription, since nobody can subscribe before the build.
+    pub(crate) fn opened(&self, report: &OpenReport, now: impl Fn() -> Timestamp) {
+        self.shared
+            .torn_bytes
+            .store(report.torn_bytes, Ordering::Relaxed);
+        if report.torn_bytes > 0 {
+            tracing::warn!(
+                epoch = report.epoch,
+                bytes = report.torn_bytes,
+                "tracehound audit log: a torn write was cut on open"
+            );
+            self.bus.publish_retained(
+                now(),
+                EventKind::AuditTornTailCut {
+                    epoch: report.epoch,
+                    bytes: report.torn_bytes,
+                },
+            );
+        }
+        if let Some(error) = &report.reset {
+            *self.shared.reset.lock() = error.reset_cause();
+            self.bus.publish_retained(
+                now(),
+                EventKind::AuditHistoryReset {
+                    epoch: report.epoch,
+                    error: error.clone(),
+                },
+            );
+        }
+    }
+
+    /// Verifies the sealed epochs on a thread of their own, oldest first, publishing the
+    /// progress for snapshots and an event for each damaged epoch. Never touches the log
+    /// itself (sealed epochs are never written again), so the writer and `intercept` never
+    /// wait on it; it stops early when the `Tracehound` goes away.
+    pub(crate) fn verify_sealed(
+        &self,
+        sealed: SealedEpochs,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<()> {
+        let epochs = sealed.epochs();
+        *self.shared.sealed.lock() = SealedStats {
+            epochs: epochs.clone().count() as u64,
+            finished: epochs.is_empty(),
+            ..SealedStats::default()
+        };
+        if epochs.is_empty() {
+            return Ok(());
+        }
+        let shared = Arc::clone(&self.shared);
+        let bus = Arc::clone(&self.bus);
+        thread::Builder::new()
+            .name("tracehound-audit-verify".into())
+            .spawn(move || {
+                let stop = || shared.closing.load(Ordering::Relaxed);
+                for epoch in epochs {
+                    match sealed.verify_until(epoch, &stop) {
+                        Ok(_) => shared.sealed.lock().verified += 1,
+                        Err(AuditError::Closed) => return,
+                        Err(error) => {
+                            {
+                                let mut stats = shared.sealed.lock();
+                                stats.damaged += 1;
+                                stats.first_damaged.get_or_insert(epoch);
+                            }
+                            tracing::error!(epoch, %error, "tracehound sealed audit epoch is damaged");
+                            let at = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                clock.now()
+                            }))
+                            .unwrap_or(Timestamp::EPOCH);
+                            bus.publish_retained(at, EventKind::AuditEpochDamaged { epoch, error });
+                        }
+                    }
+                }
+                shared.sealed.lock().finished = true;
+            })
+            .map(drop)
+    }
+
     /// Stops the thread after it has written and committed everything queued.
     pub(crate) fn stop(&mut self) {
+        self.shared.closing.store(true, Ordering::Relaxed);
         let (tx, _) = crossbeam_channel::bounded(1);
         // Replacing our sender leaves only the sequencer's, which the vault drops with us.
         drop(std::mem::replace(&mut self.tx, tx));
