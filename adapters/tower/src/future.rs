@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::Instant;
 
 use bytes::Buf;
 use http::request::Parts;
@@ -48,8 +48,34 @@ struct Pending<S, B: Body> {
     parts: Parts,
     body: RequestBody<B>,
     ticket: BodyTicket,
-    /// `None` outside a tokio runtime with timers: the body is then awaited without one.
-    deadline: Option<Pin<Box<Sleep>>>,
+    deadline: Deadline,
+}
+
+/// When the body must have arrived. The timer is made only if the body is not there at the
+/// first poll, so a body that came with its head (most do) costs no timer.
+enum Deadline {
+    /// Not armed yet: the body must be buffered by this instant.
+    At(Instant),
+    /// Armed.
+    Armed(Pin<Box<Sleep>>),
+    /// No tokio runtime with timers here: the body is awaited without a deadline.
+    None,
+}
+
+impl Deadline {
+    /// Ready once the deadline has passed.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Deadline::At(at) = *self {
+            *self = match timer(at) {
+                Some(sleep) => Deadline::Armed(sleep),
+                None => Deadline::None,
+            };
+        }
+        match self {
+            Deadline::Armed(sleep) => sleep.as_mut().poll(cx),
+            Deadline::At(_) | Deadline::None => Poll::Pending,
+        }
+    }
 }
 
 impl<S, B> fmt::Debug for ResponseFuture<S, B>
@@ -77,19 +103,17 @@ impl<S, B: Body> Pending<S, B> {
         {
             return Poll::Ready(false);
         }
-        match self.deadline.as_mut() {
-            Some(deadline) => deadline.as_mut().poll(cx).map(|()| true),
-            None => Poll::Pending,
-        }
+        self.deadline.poll(cx).map(|()| true)
     }
 }
 
-/// A timer for `timeout` on the current tokio runtime, if there is one with timers.
-fn deadline(timeout: Duration) -> Option<Pin<Box<Sleep>>> {
+/// A timer for `at` on the current tokio runtime, if there is one with timers.
+fn timer(at: Instant) -> Option<Pin<Box<Sleep>>> {
     tokio::runtime::Handle::try_current().ok()?;
     // A runtime built without timers panics here; the request is then served without a
     // deadline rather than failing.
-    panic::catch_unwind(AssertUnwindSafe(|| Box::pin(tokio::time::sleep(timeout)))).ok()
+    let at = tokio::time::Instant::from_std(at);
+    panic::catch_unwind(AssertUnwindSafe(|| Box::pin(tokio::time::sleep_until(at)))).ok()
 }
 
 impl<S, B> ResponseFuture<S, B>
@@ -116,7 +140,7 @@ where
             }
             Admission::ReadBody(ticket) => {
                 future.pending = Some(Pending {
-                    deadline: deadline(policy.body_timeout()),
+                    deadline: Deadline::At(Instant::now() + policy.body_timeout()),
                     service,
                     policy,
                     parts,
