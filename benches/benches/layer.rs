@@ -42,7 +42,10 @@ fn app(layered: bool) -> Router {
 fn request(target: &str, verdict: Option<&str>) -> http::Request<Body> {
     let mut builder = http::Request::get(target)
         .header("host", "shop.example")
-        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Firefox/126.0")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Firefox/126.0",
+        )
         .header("accept", "text/html,application/xhtml+xml");
     if let Some(verdict) = verdict {
         builder = builder.header("tracehound-verdict", verdict);
@@ -85,7 +88,10 @@ fn layer(c: &mut Criterion) {
         let mut next = 0u64;
         group.bench_function(format!("flagged, {name}"), |b| {
             b.iter_custom(|iters| {
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
                 let requests = (0..iters)
                     .map(|_| {
                         next += 1;
