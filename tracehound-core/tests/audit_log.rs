@@ -13,30 +13,13 @@ use tracehound::audit::{
 };
 use tracehound::clock::Timestamp;
 use tracehound::{Category, Digest, Severity, Signature};
+use tracehound_test_support::TempDir;
 
 const T0: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "tracehound-audit-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory for one test, removed when dropped.
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("audit-{name}")).unwrap()
 }
 
 fn config(dir: &Path) -> AuditConfig {
@@ -104,7 +87,7 @@ fn corrupt_index(result: Result<AuditLog, AuditError>) -> (u64, u64, PathBuf) {
 
 #[test]
 fn reopening_restores_records_proofs_checkpoints_and_key() {
-    let tmp = TempDir::new("reopen");
+    let tmp = temp_dir("reopen");
     let mut cfg = config(&tmp.0);
     cfg.segment_bytes = 4096;
     let (root, checkpoint, vkey) = {
@@ -182,7 +165,7 @@ fn reopening_restores_records_proofs_checkpoints_and_key() {
 
 #[test]
 fn a_torn_tail_is_cut_at_every_length_and_nothing_durable_is_lost() {
-    let tmp = TempDir::new("torn");
+    let tmp = temp_dir("torn");
     let cfg = config(&tmp.0);
     {
         let mut log = AuditLog::open(&cfg).unwrap();
@@ -215,7 +198,7 @@ fn a_torn_tail_is_cut_at_every_length_and_nothing_durable_is_lost() {
 
 #[test]
 fn any_changed_byte_of_a_segment_is_detected_and_names_its_record() {
-    let tmp = TempDir::new("flip");
+    let tmp = temp_dir("flip");
     let cfg = config(&tmp.0);
     {
         let mut log = AuditLog::open(&cfg).unwrap();
@@ -247,7 +230,7 @@ fn any_changed_byte_of_a_segment_is_detected_and_names_its_record() {
 
 #[test]
 fn damaged_node_files_are_rebuilt_and_damaged_checkpoints_refused() {
-    let tmp = TempDir::new("nodes");
+    let tmp = temp_dir("nodes");
     let cfg = config(&tmp.0);
     let root = {
         let mut log = AuditLog::open(&cfg).unwrap();
@@ -290,7 +273,7 @@ fn damaged_node_files_are_rebuilt_and_damaged_checkpoints_refused() {
 
 #[test]
 fn truncated_or_rewritten_history_is_caught() {
-    let tmp = TempDir::new("rewrite");
+    let tmp = temp_dir("rewrite");
     let cfg = config(&tmp.0);
     let kept: SignedCheckpoint = {
         let mut log = AuditLog::open(&cfg).unwrap();
@@ -328,7 +311,7 @@ fn truncated_or_rewritten_history_is_caught() {
     // An attacker holding the signing key can write new history, signed with the log's own
     // key (here: a fresh log with the same key and the six surviving records); it still
     // cannot be made consistent with a checkpoint kept elsewhere.
-    let forged_dir = TempDir::new("rewrite-forged");
+    let forged_dir = temp_dir("rewrite-forged");
     let mut forged_cfg = config(&forged_dir.0);
     forged_cfg.key_file = Some(tmp.0.join("signing.key"));
     let mut log = AuditLog::open(&forged_cfg).unwrap();
@@ -391,7 +374,7 @@ fn reference_root(leaves: &[Digest]) -> Digest {
 
 #[test]
 fn the_log_refuses_to_sign_a_checkpoint_inconsistent_with_its_last() {
-    let tmp = TempDir::new("inconsistent");
+    let tmp = temp_dir("inconsistent");
     let cfg = config(&tmp.0);
     let mut log = AuditLog::open(&cfg).unwrap();
     append(&mut log, 0, 4);
@@ -415,7 +398,7 @@ fn the_log_refuses_to_sign_a_checkpoint_inconsistent_with_its_last() {
 
 #[test]
 fn epochs_rotate_with_new_origins_and_chain_their_checkpoints() {
-    let tmp = TempDir::new("epochs");
+    let tmp = temp_dir("epochs");
     let cfg = config(&tmp.0);
     let key = {
         let mut log = AuditLog::open(&cfg).unwrap();
@@ -478,7 +461,7 @@ fn epochs_rotate_with_new_origins_and_chain_their_checkpoints() {
 
 #[test]
 fn one_writer_at_a_time_and_keys_belong_to_their_deployment() {
-    let tmp = TempDir::new("lock");
+    let tmp = temp_dir("lock");
     let cfg = config(&tmp.0);
     let log = AuditLog::open(&cfg).unwrap();
     assert!(matches!(
@@ -493,7 +476,7 @@ fn one_writer_at_a_time_and_keys_belong_to_their_deployment() {
         Err(AuditError::Key { .. })
     ));
     // A configured key file is created once and used from then on.
-    let key_tmp = TempDir::new("keyfile");
+    let key_tmp = temp_dir("keyfile");
     let mut with_key = config(&key_tmp.0.join("log"));
     with_key.key_file = Some(key_tmp.0.join("audit.key"));
     let first = AuditLog::open(&with_key).unwrap().verifier_key();
@@ -505,7 +488,7 @@ fn one_writer_at_a_time_and_keys_belong_to_their_deployment() {
 
 #[test]
 fn resident_memory_of_a_directory_log_does_not_grow_with_records() {
-    let tmp = TempDir::new("memory");
+    let tmp = temp_dir("memory");
     let mut log = AuditLog::open(&config(&tmp.0)).unwrap();
     append(&mut log, 0, 1000);
     let small = log.memory_bytes();
@@ -579,7 +562,7 @@ fn reference_subproof(m: usize, leaves: &[Digest], complete: bool) -> Vec<Digest
 #[test]
 fn the_incremental_log_matches_the_recursive_reference() {
     use proptest::prelude::*;
-    let tmp = TempDir::new("reference");
+    let tmp = temp_dir("reference");
     let runs = std::sync::atomic::AtomicU64::new(0);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
     runner
@@ -628,7 +611,7 @@ fn the_incremental_log_matches_the_recursive_reference() {
 fn a_stray_segment_name_is_refused_on_open_not_read_twice() {
     // Found by the segment_reader fuzz target: `segment-0.log` parsed as segment 0 and the
     // real segment was read twice, so the log took records once and never opened again.
-    let tmp = TempDir::new("stray");
+    let tmp = temp_dir("stray");
     let cfg = config(&tmp.0);
     drop(AuditLog::open(&cfg).unwrap());
     let stray = tmp.0.join("epoch-00000001").join("segment-0.log");

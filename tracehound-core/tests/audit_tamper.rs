@@ -15,30 +15,13 @@ use tracehound::audit::{
 };
 use tracehound::clock::Timestamp;
 use tracehound::{Category, Digest, Severity, Signature};
+use tracehound_test_support::TempDir;
 
 const T0: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "tracehound-tamper-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory for one test, removed when dropped.
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("tamper-{name}")).unwrap()
 }
 
 fn config(dir: &Path) -> AuditConfig {
@@ -123,7 +106,7 @@ fn first_record(log: &mut AuditLog) -> AuditRecord {
 
 #[test]
 fn records_cut_together_with_the_checkpoint_file_are_caught() {
-    let tmp = TempDir::new("cut");
+    let tmp = temp_dir("cut");
     let cfg = config(&tmp.0);
     {
         let mut log = AuditLog::open(&cfg).unwrap();
@@ -195,7 +178,7 @@ fn records_cut_together_with_the_checkpoint_file_are_caught() {
 
 #[test]
 fn deleting_the_newest_epoch_is_refused_and_its_number_is_never_reused() {
-    let tmp = TempDir::new("newest");
+    let tmp = temp_dir("newest");
     let cfg = config(&tmp.0);
     three_epochs(&tmp.0);
     let epoch2_checkpoints = fs::read(epoch_dir(&tmp.0, 2).join("checkpoints.log")).unwrap();
@@ -257,7 +240,7 @@ fn deleting_the_newest_epoch_is_refused_and_its_number_is_never_reused() {
 
 #[test]
 fn a_deleted_sealed_epoch_is_refused_on_open() {
-    let tmp = TempDir::new("sealed-gone");
+    let tmp = temp_dir("sealed-gone");
     let cfg = config(&tmp.0);
     three_epochs(&tmp.0);
     for gone in [1, 2] {
@@ -279,7 +262,7 @@ fn a_deleted_sealed_epoch_is_refused_on_open() {
 
 #[test]
 fn sealed_epochs_verify_and_any_change_to_one_is_caught() {
-    let tmp = TempDir::new("sealed-changed");
+    let tmp = temp_dir("sealed-changed");
     let cfg = config(&tmp.0);
     three_epochs(&tmp.0);
     let sealed = AuditLog::open(&cfg).unwrap().sealed_epochs();
@@ -340,7 +323,7 @@ fn sealed_epochs_verify_and_any_change_to_one_is_caught() {
     // Epoch 1 rebuilt whole, with valid frames and a checkpoint signed by the log's own
     // key: it verifies on its own, but epoch 2's start leaf names another final checkpoint.
     fs::remove_dir_all(epoch_dir(&tmp.0, 1)).unwrap();
-    let rebuilt = TempDir::new("sealed-rebuilt");
+    let rebuilt = temp_dir("sealed-rebuilt");
     let mut forged = config(&rebuilt.0);
     forged.key_file = Some(tmp.0.join("signing.key"));
     {
@@ -361,7 +344,7 @@ fn sealed_epochs_verify_and_any_change_to_one_is_caught() {
 
 #[test]
 fn a_replaced_directory_is_caught_with_a_minimum_epoch() {
-    let tmp = TempDir::new("replaced");
+    let tmp = temp_dir("replaced");
     let cfg = config(&tmp.0);
     three_epochs(&tmp.0);
     // Everything replaced by a fresh directory, key included: without anything kept outside
@@ -398,7 +381,7 @@ fn a_replaced_directory_is_caught_with_a_minimum_epoch() {
 
 #[test]
 fn crashes_between_creating_an_epoch_and_naming_it_in_the_head_are_recovered() {
-    let tmp = TempDir::new("crash-window");
+    let tmp = temp_dir("crash-window");
     let cfg = config(&tmp.0);
     // A new log: the directory of epoch 1 exists but the head was never written.
     fs::create_dir(epoch_dir(&tmp.0, 1)).unwrap();
@@ -430,7 +413,7 @@ fn crashes_between_creating_an_epoch_and_naming_it_in_the_head_are_recovered() {
     fs::write(tmp.0.join("head.note"), &head).unwrap();
     assert!(matches!(open_err(&cfg), AuditError::HeadInvalid { .. }));
     // And a head-less epoch 1 with records is no crash either.
-    let lone = TempDir::new("crash-window-lone");
+    let lone = temp_dir("crash-window-lone");
     let lone_cfg = config(&lone.0);
     {
         let mut log = AuditLog::open(&lone_cfg).unwrap();

@@ -349,31 +349,7 @@ impl DirStore {
         let dir = epoch_dir(root, epoch);
         let mut store = DirStore::empty(dir.clone(), epoch, sync, segment_bytes);
         let mut opened = Opened::default();
-        let mut firsts = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
-            let entry = entry.map_err(io_err("list", &dir))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(first) = name
-                .strip_prefix("segment-")
-                .and_then(|n| n.strip_suffix(".log"))
-            {
-                let first = first
-                    .parse::<u64>()
-                    .ok()
-                    // Only names this log writes: `segment-0.log` would alias segment 0.
-                    .filter(|&first| segment_name(first) == name)
-                    .ok_or_else(|| AuditError::Corrupt {
-                        epoch,
-                        file: entry.path(),
-                        offset: 0,
-                        index: 0,
-                        problem: "segment file name is not one the log writes",
-                    })?;
-                firsts.push(first);
-            }
-        }
-        firsts.sort_unstable();
+        let firsts = segment_firsts(&dir, epoch)?;
         if firsts.is_empty() {
             store.new_segment(0)?;
         }
