@@ -455,31 +455,7 @@ impl DirStore {
             .append(true)
             .open(&path)
             .map_err(io_err("open", &path))?;
-        let mut head = [0u8; FILE_HEADER_LEN];
-        let corrupt = |offset, index, problem| AuditError::Corrupt {
-            epoch: self.epoch,
-            file: path.clone(),
-            offset,
-            index,
-            problem,
-        };
-        if file.read_exact_at(&mut head, 0).is_err() {
-            return Err(corrupt(0, 0, "file shorter than its header"));
-        }
-        check_file_header(&head, CHECKPOINT_MAGIC, self.epoch, 0).map_err(|p| corrupt(0, 0, p))?;
-        let mut notes = Vec::new();
-        let (valid, torn) = read_frames(
-            &path,
-            true,
-            |payload, offset| {
-                let note = std::str::from_utf8(payload)
-                    .map_err(|_| corrupt(offset, notes.len() as u64, "checkpoint is not UTF-8"))?;
-                notes.push(note.to_owned());
-                Ok(())
-            },
-            corrupt,
-            FILE_HEADER_LEN,
-        )?;
+        let (notes, valid, torn) = checkpoint_notes(&path, &file, self.epoch, true)?;
         let mut cut = 0;
         if torn {
             let len = file.metadata().map_err(io_err("stat", &path))?.len();
@@ -981,27 +957,39 @@ pub(crate) fn scan_sealed(
 /// missing. A torn tail is damage here: only the current epoch's file may tear.
 pub(crate) fn read_checkpoints(root: &Path, epoch: u64) -> Result<Option<Vec<String>>, AuditError> {
     let path = epoch_dir(root, epoch).join(CHECKPOINT_FILE);
-    let corrupt = |offset, index, problem| AuditError::Corrupt {
-        epoch,
-        file: path.clone(),
-        offset,
-        index,
-        problem,
-    };
     let file = match File::open(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(AuditError::io("open", &path, &e)),
     };
+    let (notes, _, _) = checkpoint_notes(&path, &file, epoch, false)?;
+    Ok(Some(notes))
+}
+
+/// The notes of the checkpoint file at `path`, open as `file`: its header checked, then
+/// every frame read as text. Also returns where the last whole frame ends, and whether a
+/// torn frame follows it (possible only when `tail_may_tear`; otherwise it is damage).
+fn checkpoint_notes(
+    path: &Path,
+    file: &File,
+    epoch: u64,
+    tail_may_tear: bool,
+) -> Result<(Vec<String>, u64, bool), AuditError> {
+    let corrupt = |offset, index, problem| AuditError::Corrupt {
+        epoch,
+        file: path.to_path_buf(),
+        offset,
+        index,
+        problem,
+    };
     let mut head = [0u8; FILE_HEADER_LEN];
     file.read_exact_at(&mut head, 0)
         .map_err(|_| corrupt(0, 0, "file shorter than its header"))?;
     check_file_header(&head, CHECKPOINT_MAGIC, epoch, 0).map_err(|p| corrupt(0, 0, p))?;
-    drop(file);
     let mut notes = Vec::new();
-    read_frames(
-        &path,
-        false,
+    let (valid, torn) = read_frames(
+        path,
+        tail_may_tear,
         |payload, offset| {
             let note = std::str::from_utf8(payload)
                 .map_err(|_| corrupt(offset, notes.len() as u64, "checkpoint is not UTF-8"))?;
@@ -1011,7 +999,7 @@ pub(crate) fn read_checkpoints(root: &Path, epoch: u64) -> Result<Option<Vec<Str
         corrupt,
         FILE_HEADER_LEN,
     )?;
-    Ok(Some(notes))
+    Ok((notes, valid, torn))
 }
 
 impl MemoryStore {
