@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
 use std::hint::black_box;
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -122,7 +123,7 @@ fn unique_full_scaling(c: &mut Criterion) {
     let mut group = c.benchmark_group("unique_full_scaling_300B");
     for capacity in [1_000usize, 10_000, 100_000] {
         let mut cfg = config();
-        cfg.quarantine.max_count = capacity;
+        cfg.quarantine.max_count = NonZeroUsize::new(capacity).unwrap();
         let mut th = Tracehound::builder()
             .config(cfg)
             .build()

@@ -18,7 +18,7 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower_service::Service;
 use tracehound::http::{HttpConfig, HttpPolicy, SignedVerdict};
-use tracehound::{Config, RateLimitConfig, Tracehound};
+use tracehound::{Config, Tracehound};
 use tracehound_tower::TracehoundLayer;
 
 const SECRET: &[u8] = b"bench secret, 32 bytes of it....";
@@ -31,7 +31,7 @@ fn app(layered: bool) -> Router {
         return app;
     }
     let mut config = Config::default();
-    config.rate_limit = RateLimitConfig::disabled();
+    config.rate_limit = None;
     let tracehound = Tracehound::builder().config(config).build().unwrap();
     let waf = SignedVerdict::new(SECRET.to_vec()).unwrap();
     let policy = HttpPolicy::new(tracehound, HttpConfig::default(), waf).unwrap();

@@ -2,10 +2,11 @@
 //! canonical size, and tracehound configurations for them.
 #![forbid(unsafe_code)]
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tracehound::{CanonicalForm, Category, Config, Scent, Severity, canonicalize};
+use tracehound::{CanonicalForm, Category, Config, RateLimitConfig, Scent, Severity, canonicalize};
 
 /// A request-shaped payload, unique per `n`, padded so its canonical form is `size` bytes.
 pub fn payload(n: u64, size: usize) -> Value {
@@ -34,10 +35,17 @@ pub fn threat(n: u64, size: usize) -> Scent {
 /// The default configuration, with a rate limit that never refuses (the check still runs)
 /// and no maintenance thread competing for the two cores.
 pub fn config() -> Config {
+    /// A billion requests a second: more than any bench sends.
+    const UNLIMITED: NonZeroU32 = match NonZeroU32::new(1_000_000_000) {
+        Some(n) => n,
+        None => NonZeroU32::MAX,
+    };
+    let mut rate_limit = RateLimitConfig::default();
+    rate_limit.requests = UNLIMITED;
+    rate_limit.window = Duration::from_secs(1);
     let mut config = Config::default();
-    config.rate_limit.requests = 1_000_000_000;
-    config.rate_limit.window = Duration::from_secs(1);
-    config.maintenance.interval = Duration::ZERO;
+    config.rate_limit = Some(rate_limit);
+    config.maintenance = None;
     config
 }
 

@@ -14,7 +14,7 @@ pub const START: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
 /// A configuration with no maintenance thread: scenarios drive time and maintenance.
 pub fn config() -> Config {
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
+    config.maintenance = None;
     config
 }
 

@@ -6,6 +6,7 @@
 //! Mounting needs root (CI runs as root); elsewhere the test says it was skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -85,12 +86,12 @@ fn a_full_disk_never_blocks_intercept_and_the_loss_is_recorded_once_space_return
     };
     let dir = fs.0.join("audit");
     let mut cfg = config();
-    cfg.rate_limit = tracehound::RateLimitConfig::disabled();
+    cfg.rate_limit = None;
     cfg.audit.dir = Some(dir.clone());
     cfg.audit.deployment = "diskfull.test".into();
     cfg.audit.fsync = FsyncPolicy::Every(Duration::from_millis(10));
-    cfg.audit.queue_capacity = 256;
-    cfg.audit.checkpoint_interval = Duration::ZERO;
+    cfg.audit.queue_capacity = NonZeroUsize::new(256).unwrap();
+    cfg.audit.checkpoint_interval = None;
     let (th, _clock) = tracehound(cfg);
     let events = th.subscribe(65_536).expect("subscribe");
     let filler = fill(&fs.0, 64 * 1024);

@@ -4,6 +4,7 @@
 //! payloads up to 1 MB.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,12 +15,12 @@ use tracehound_scenarios::{config, tracehound};
 
 fn lifecycle_config() -> Config {
     let mut config = config();
-    config.quarantine.max_count = 100;
-    config.quarantine.max_bytes = 10_000_000;
-    config.rate_limit.requests = 5;
-    config.rate_limit.window = Duration::from_secs(60);
-    config.rate_limit.block = Duration::from_secs(300);
-    config.max_payload_bytes = 1_000_000;
+    config.quarantine.max_count = NonZeroUsize::new(100).unwrap();
+    config.quarantine.max_bytes = NonZeroUsize::new(10_000_000).unwrap();
+    config.rate_limit.get_or_insert_default().requests = NonZeroU32::new(5).unwrap();
+    config.rate_limit.get_or_insert_default().window = Duration::from_secs(60);
+    config.rate_limit.get_or_insert_default().block = Duration::from_secs(300);
+    config.max_payload_bytes = NonZeroUsize::new(1_000_000).unwrap();
     config
 }
 

@@ -7,6 +7,7 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ const HOSTILE: &str = env!("CARGO_BIN_EXE_hostile-hound");
 fn hound(mode: &str) -> HoundConfig {
     let mut hound = HoundConfig::new(HOSTILE);
     hound.args = vec![mode.to_owned()];
-    hound.workers = 1;
+    hound.workers = NonZeroUsize::new(1).unwrap();
     hound.job_timeout = Duration::from_secs(2);
     hound.address_space = 256 << 20;
     hound
@@ -33,7 +34,7 @@ fn hound(mode: &str) -> HoundConfig {
 
 fn start(hound: HoundConfig) -> (Tracehound, Subscription) {
     let mut config = config();
-    config.rate_limit.enabled = false;
+    config.rate_limit = None;
     config.hound = Some(hound);
     let th = Tracehound::builder().config(config).build().unwrap();
     let events = th.subscribe(4096).unwrap();
@@ -298,7 +299,7 @@ fn one_timeout_does_not_cascade_through_the_defer_queue() {
     let mut config = hound("hang");
     config.job_timeout = Duration::from_millis(500);
     config.on_exhausted = Exhaustion::Defer;
-    config.defer_queue = 8;
+    config.defer_queue = NonZeroUsize::new(8).unwrap();
     let (th, events) = start(config);
     let hung = quarantine(&th, "hostile");
     let benign: Vec<_> = (0..3)
@@ -325,7 +326,7 @@ fn exhaustion_policies_drop_defer_and_escalate_without_blocking() {
     for policy in [Exhaustion::Drop, Exhaustion::Defer, Exhaustion::Escalate] {
         let mut config = hound("hang");
         config.on_exhausted = policy;
-        config.defer_queue = 2;
+        config.defer_queue = NonZeroUsize::new(2).unwrap();
         let (th, events) = start(config);
         let hung = quarantine(&th, "hostile");
         // Wait until the only worker holds the hanging job.

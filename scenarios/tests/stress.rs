@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
 use std::collections::HashSet;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use tracehound::clock::Timestamp;
@@ -24,12 +25,12 @@ use tracehound_scenarios::{START, config, request, tracehound};
 
 fn stress_config() -> Config {
     let mut config = config();
-    config.quarantine.max_count = 100;
-    config.quarantine.max_bytes = 100_000_000;
-    config.rate_limit.requests = 10_000;
-    config.rate_limit.window = Duration::from_secs(60);
-    config.rate_limit.block = Duration::from_secs(1);
-    config.max_payload_bytes = 10_000_000;
+    config.quarantine.max_count = NonZeroUsize::new(100).unwrap();
+    config.quarantine.max_bytes = NonZeroUsize::new(100_000_000).unwrap();
+    config.rate_limit.get_or_insert_default().requests = NonZeroU32::new(10_000).unwrap();
+    config.rate_limit.get_or_insert_default().window = Duration::from_secs(60);
+    config.rate_limit.get_or_insert_default().block = Duration::from_secs(1);
+    config.max_payload_bytes = NonZeroUsize::new(10_000_000).unwrap();
     config
 }
 

@@ -20,8 +20,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use zeroize::Zeroize;
 
-use crate::error::Error;
-
 /// Largest payload, in bytes of canonical JSON, that any configuration may allow (64 MiB).
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
 
@@ -60,11 +58,54 @@ pub enum CanonicalForm {
 ///     r#"{"9":true,"10":null,"a":[1e+21,0.5,"é"],"b":1}"#.as_bytes()
 /// );
 /// ```
-pub fn canonicalize(payload: &Value, form: CanonicalForm) -> Result<Vec<u8>, Error> {
+pub fn canonicalize(payload: &Value, form: CanonicalForm) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::new();
     encode(payload, form, Limits::CEILING, &mut out)?;
     Ok(out)
 }
+
+/// Why a payload has no canonical encoding within the limits. Payload-less: it names the
+/// limit, never the content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The canonical encoding is longer than `limit` bytes. Raise the configured
+    /// `max_payload_bytes` if such payloads are legitimate evidence.
+    TooLarge {
+        /// The limit, in bytes of canonical JSON.
+        limit: usize,
+    },
+    /// The payload nests arrays and objects more than `limit` levels deep. Raise the
+    /// configured `max_depth`, or have the adapter flatten what it captures.
+    TooDeep {
+        /// The nesting limit.
+        limit: usize,
+    },
+    /// The payload holds a value with no canonical JSON form (a non-finite number, possible
+    /// only when serde_json's `arbitrary_precision` feature is enabled).
+    NotCanonical,
+}
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncodeError::TooLarge { limit } => {
+                write!(
+                    f,
+                    "canonical payload is larger than the limit of {limit} bytes"
+                )
+            }
+            EncodeError::TooDeep { limit } => {
+                write!(f, "payload nests deeper than the limit of {limit} levels")
+            }
+            EncodeError::NotCanonical => {
+                f.write_str("payload holds a non-finite number, which has no canonical JSON form")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
 
 /// Byte and depth limits for one encoding.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +127,7 @@ pub(crate) fn encode(
     form: CanonicalForm,
     limits: Limits,
     out: &mut Vec<u8>,
-) -> Result<(), Error> {
+) -> Result<(), EncodeError> {
     out.clear();
     let mut encoder = Encoder {
         out: Sink(out),
@@ -95,13 +136,13 @@ pub(crate) fn encode(
     };
     match encoder.value(value, limits.max_depth) {
         Ok(()) => Ok(()),
-        Err(Stop::TooLarge) => Err(Error::PayloadTooLarge {
+        Err(Stop::TooLarge) => Err(EncodeError::TooLarge {
             limit: limits.max_bytes,
         }),
-        Err(Stop::TooDeep) => Err(Error::PayloadTooDeep {
+        Err(Stop::TooDeep) => Err(EncodeError::TooDeep {
             limit: limits.max_depth,
         }),
-        Err(Stop::NotFinite) => Err(Error::PayloadNotCanonical),
+        Err(Stop::NotFinite) => Err(EncodeError::NotCanonical),
     }
 }
 
@@ -646,11 +687,11 @@ mod tests {
         assert_eq!(out.len(), 7, "a payload exactly at the limit is accepted");
         assert_eq!(
             encode(&json!({"a": 10}), CanonicalForm::Jcs, limits, &mut out),
-            Err(Error::PayloadTooLarge { limit: 7 })
+            Err(EncodeError::TooLarge { limit: 7 })
         );
         assert_eq!(
             encode(&json!([[[]]]), CanonicalForm::Jcs, limits, &mut out),
-            Err(Error::PayloadTooDeep { limit: 2 })
+            Err(EncodeError::TooDeep { limit: 2 })
         );
         assert!(encode(&json!([[]]), CanonicalForm::Jcs, limits, &mut out).is_ok());
         // A scalar root has no nesting at all.
@@ -672,7 +713,7 @@ mod tests {
         let controls = Value::String("\u{1}".repeat(990));
         assert_eq!(
             encode(&controls, CanonicalForm::Jcs, limits, &mut out),
-            Err(Error::PayloadTooLarge { limit: 1000 })
+            Err(EncodeError::TooLarge { limit: 1000 })
         );
         assert!(out.len() <= 1000 + 6, "wrote {} bytes", out.len());
     }
@@ -699,7 +740,7 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(
             encode(&value, CanonicalForm::TracehoundJs, limits, &mut out),
-            Err(Error::PayloadTooLarge {
+            Err(EncodeError::TooLarge {
                 limit: limits.max_bytes
             })
         );
@@ -725,7 +766,7 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(
             encode(&big, CanonicalForm::Jcs, limits, &mut out),
-            Err(Error::PayloadTooLarge { limit: 1000 })
+            Err(EncodeError::TooLarge { limit: 1000 })
         );
         assert!(out.is_empty(), "refused before writing anything");
         let map: Map<String, Value> = (0..100_000).map(|i| (i.to_string(), json!(0))).collect();

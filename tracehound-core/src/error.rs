@@ -1,42 +1,54 @@
-//! Errors.
+//! The facade's error: one type for every [`Tracehound`](crate::Tracehound) method, with
+//! the typed errors of the parts below it inside.
 
 use std::fmt;
-use std::path::PathBuf;
+
+use crate::audit::AuditError;
+use crate::canonical::EncodeError;
+use crate::config::ConfigError;
+use crate::scent::ParseError;
 
 /// What went wrong in a tracehound operation, and what to do about it.
 ///
-/// No variant carries payload bytes: errors end up in logs and events, which are outside the
-/// quarantine boundary.
+/// Every method of [`Tracehound`](crate::Tracehound) that can fail returns this type; the
+/// errors of the parts it is made of are inside it, typed, so a caller can match as deep as
+/// it needs to. No variant carries payload bytes: errors end up in logs and events, which
+/// are outside the quarantine boundary.
+///
+/// ```
+/// use tracehound::{Error, Signature, Tracehound, audit::AuditError};
+///
+/// let tracehound = Tracehound::builder().build()?;
+/// let missing: Signature = format!("injection:{}", "0".repeat(64)).parse()?;
+/// match tracehound.prove(&missing) {
+///     Err(Error::NotFound) => {} // not held: nothing to prove
+///     Err(Error::Audit(AuditError::EpochUnavailable { .. })) => unreachable!(),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The canonical encoding of a payload is longer than `limit` bytes. Raise the configured
-    /// `max_payload_bytes` if such payloads are legitimate evidence.
-    PayloadTooLarge {
-        /// The limit, in bytes of canonical JSON.
-        limit: usize,
+    /// The configuration cannot be used; the error names the field.
+    Config(ConfigError),
+    /// A thread or worker process tracehound needs could not be started.
+    Start {
+        /// The thread or process (`tracehound-audit`, `tracehound-hound`, …).
+        what: &'static str,
+        /// What kind of I/O error the operating system gave.
+        kind: std::io::ErrorKind,
+        /// Its message.
+        message: String,
     },
-    /// A payload nests arrays and objects more than `limit` levels deep. Raise the configured
-    /// `max_depth`, or have the adapter flatten what it captures.
-    PayloadTooDeep {
-        /// The nesting limit.
-        limit: usize,
-    },
-    /// A payload holds a value with no canonical JSON form (a non-finite number, possible
-    /// only when serde_json's `arbitrary_precision` feature is enabled).
-    PayloadNotCanonical,
-    /// A category name is not valid; the reason says which rule it breaks.
-    InvalidCategory {
-        /// The rule broken.
-        reason: &'static str,
-    },
-    /// A severity name is not one of `low`, `medium`, `high`, `critical`.
-    InvalidSeverity,
-    /// A text is not a signature (`<category>:<64 lowercase hex>`).
-    InvalidSignature {
-        /// The rule broken.
-        reason: &'static str,
-    },
+    /// A payload has no canonical encoding within the configured limits.
+    Encode(EncodeError),
+    /// A text given to tracehound is not a category, severity or signature.
+    Parse(ParseError),
+    /// A subscription could not be made.
+    Subscribe(SubscribeError),
+    /// The audit log failed; the error says how.
+    Audit(AuditError),
     /// The scent carries no threat signal, so there is nothing to quarantine.
     NoThreatSignal,
     /// No evidence with that signature is in the quarantine (it may have been evicted,
@@ -45,19 +57,8 @@ pub enum Error {
     /// Held evidence no longer hashes to its signature: memory holding it was changed.
     /// Treat the process as compromised or faulty; purge the evidence.
     EvidenceCorrupted,
-    /// `subscribe` was asked for a queue of zero events or more than `max`.
-    InvalidSubscriberCapacity {
-        /// The largest queue allowed.
-        max: usize,
-    },
-    /// All `max` subscriber slots are taken; drop an unused subscription or raise
-    /// `events.max_subscribers`.
-    TooManySubscribers {
-        /// The configured limit.
-        max: usize,
-    },
-    /// The audit log failed; the error says how.
-    Audit(crate::audit::AuditError),
+    /// The `Tracehound` an [`Observer`](crate::Observer) watched is gone.
+    Closed,
     /// A bug inside tracehound was caught before it could reach the host. The operation had
     /// no effect beyond what the counters and audit log show. Please report it.
     Internal {
@@ -69,35 +70,18 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::PayloadTooLarge { limit } => {
-                write!(
-                    f,
-                    "canonical payload is larger than the limit of {limit} bytes"
-                )
-            }
-            Error::PayloadTooDeep { limit } => {
-                write!(f, "payload nests deeper than the limit of {limit} levels")
-            }
-            Error::PayloadNotCanonical => {
-                f.write_str("payload holds a non-finite number, which has no canonical JSON form")
-            }
-            Error::InvalidCategory { reason } => write!(f, "invalid category: {reason}"),
-            Error::InvalidSeverity => {
-                f.write_str("invalid severity: expected low, medium, high or critical")
-            }
-            Error::InvalidSignature { reason } => write!(f, "invalid signature: {reason}"),
+            Error::Config(e) => write!(f, "{e}"),
+            Error::Start { what, message, .. } => write!(f, "cannot start {what}: {message}"),
+            Error::Encode(e) => write!(f, "{e}"),
+            Error::Parse(e) => write!(f, "{e}"),
+            Error::Subscribe(e) => write!(f, "{e}"),
+            Error::Audit(e) => write!(f, "{e}"),
             Error::NoThreatSignal => f.write_str("the scent carries no threat signal"),
             Error::NotFound => f.write_str("no evidence with that signature is in quarantine"),
             Error::EvidenceCorrupted => {
                 f.write_str("held evidence no longer matches its signature")
             }
-            Error::InvalidSubscriberCapacity { max } => {
-                write!(f, "a subscriber queue holds between 1 and {max} events")
-            }
-            Error::TooManySubscribers { max } => {
-                write!(f, "all {max} subscriber slots are in use")
-            }
-            Error::Audit(e) => write!(f, "{e}"),
+            Error::Closed => f.write_str("the tracehound this observer watched is gone"),
             Error::Internal { context } => {
                 write!(
                     f,
@@ -108,71 +92,86 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
-
-/// A configuration that cannot be used. Each variant names what to fix.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A field holds a value outside its allowed range.
-    Invalid {
-        /// The field, as a dotted path in the TOML form (`quarantine.max_count`).
-        field: &'static str,
-        /// The rule the value breaks.
-        reason: String,
-    },
-    /// The TOML text is malformed, has an unknown key, or a value of the wrong type.
-    Parse {
-        /// The parser's message, which names the key and position.
-        message: String,
-    },
-    /// A configuration file could not be read.
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A background thread (maintenance or audit writer) could not be started.
-    Spawn {
-        /// The I/O error from the operating system.
-        source: std::io::Error,
-    },
-    /// The audit log could not be opened: its directory, key or records are unusable.
-    Audit(crate::audit::AuditError),
-}
-
-impl ConfigError {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Invalid { field, reason } => write!(f, "`{field}`: {reason}"),
-            ConfigError::Parse { message } => write!(f, "configuration is not valid: {message}"),
-            ConfigError::Read { path, source } => {
-                write!(f, "cannot read configuration {}: {source}", path.display())
-            }
-            ConfigError::Spawn { source } => {
-                write!(f, "cannot start a background thread: {source}")
-            }
-            ConfigError::Audit(e) => write!(f, "cannot open the audit log: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {
+impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConfigError::Read { source, .. } | ConfigError::Spawn { source } => Some(source),
-            ConfigError::Audit(e) => Some(e),
+            Error::Config(e) => Some(e),
+            Error::Encode(e) => Some(e),
+            Error::Parse(e) => Some(e),
+            Error::Subscribe(e) => Some(e),
+            Error::Audit(e) => Some(e),
             _ => None,
         }
     }
 }
+
+impl Error {
+    /// The error of `what` failing to start, for `map_err`.
+    pub(crate) fn start(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+        move |error| Error::Start {
+            what,
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Error::Config(error)
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(error: EncodeError) -> Self {
+        Error::Encode(error)
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(error: ParseError) -> Self {
+        Error::Parse(error)
+    }
+}
+
+impl From<SubscribeError> for Error {
+    fn from(error: SubscribeError) -> Self {
+        Error::Subscribe(error)
+    }
+}
+
+impl From<AuditError> for Error {
+    fn from(error: AuditError) -> Self {
+        Error::Audit(error)
+    }
+}
+
+/// Why [`subscribe`](crate::Tracehound::subscribe) refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// The queue asked for holds zero events or more than `max`.
+    InvalidCapacity {
+        /// The largest queue allowed (`events.max_queue`).
+        max: usize,
+    },
+    /// All `max` subscriber slots are taken; drop an unused subscription or raise
+    /// `events.max_subscribers`.
+    TooMany {
+        /// The configured limit.
+        max: usize,
+    },
+}
+
+impl fmt::Display for SubscribeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubscribeError::InvalidCapacity { max } => {
+                write!(f, "a subscriber queue holds between 1 and {max} events")
+            }
+            SubscribeError::TooMany { max } => write!(f, "all {max} subscriber slots are in use"),
+        }
+    }
+}
+
+impl std::error::Error for SubscribeError {}

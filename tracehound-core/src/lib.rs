@@ -79,47 +79,75 @@
 //! before tracehound sees it. Panics are caught only when the host is built with
 //! unwinding (`panic = "unwind"`, the default). See `SECURITY.md` in the repository.
 //!
+//! # Layout
+//!
+//! Dependencies inside the crate point one way, bottom to top (decision record 0010 in
+//! the repository draws them, and a test checks every `use`):
+//!
+//! 1. **model**: [`clock`], [`random`], scents, canonical encoding, signatures, evidence
+//!    values ([`Receipt`], [`AuditLeaf`]) and configuration errors;
+//! 2. **rooms**: the quarantine, the rate limiter, the [`audit`] log, the [`hound`] pool, and
+//!    the [`cold`] store seam; each has its own error type and config, and none imports
+//!    another floor above it;
+//! 3. **events and snapshot**: what the rooms tell the world;
+//! 4. **facade**: [`Tracehound`], which owns the rooms, turns the quarantine's changes into
+//!    audit leaves and events, and answers with one [`Error`] type;
+//! 5. **[`http`]**: the HTTP policy that adapters call.
+//!
 //! # Features
 //!
-//! None yet; the crate has no async runtime, HTTP or cloud dependency.
+//! - `toml` (default): [`Config::from_toml`] and [`Config::from_toml_file`].
+//! - `sandbox` (default): the hound workers' Linux sandbox (seccomp, landlock, rlimits).
+//!   Without it a worker runs unsandboxed and reports so, and a pool with
+//!   `hound.require_sandbox` (the default) refuses it.
+//!
+//! The crate has no async runtime, HTTP or cloud dependency with any features.
 #![forbid(unsafe_code)]
 
-pub mod audit;
+// model
 mod canonical;
 pub mod clock;
 mod config;
-mod error;
-mod events;
-pub mod hound;
-pub mod http;
-mod quarantine;
-mod rate_limit;
+mod evidence;
+pub mod random;
 mod scent;
 mod signature;
+// rooms
+pub mod audit;
+pub mod cold;
+pub mod hound;
+mod quarantine;
+mod rate_limit;
+// what the rooms tell
+mod error;
+mod events;
 mod snapshot;
-mod tracehound;
+// the facade, and the HTTP policy over it
+mod facade;
+pub mod http;
 
-pub use crate::audit::AuditCounts;
-pub use crate::audit::writer::AuditLeaf;
-pub use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES, canonicalize};
-pub use crate::config::{
-    AuditConfig, Config, EventsConfig, Exhaustion, HoundConfig, MaintenanceConfig,
-    QuarantineConfig, RateLimitConfig,
+pub use crate::audit::{AuditConfig, AuditStats, SealedStats};
+pub use crate::canonical::{
+    CanonicalForm, EncodeError, MAX_DEPTH, MAX_PAYLOAD_BYTES, canonicalize,
 };
-pub use crate::error::{ConfigError, Error};
-pub use crate::events::{Event, EventKind, Subscription};
-pub use crate::quarantine::{EvictionCause, PurgeReason, Receipt, Removed};
+pub use crate::config::ConfigError;
+pub use crate::error::{Error, SubscribeError};
+pub use crate::events::{Event, EventKind, EventsConfig, Subscription};
+pub use crate::evidence::{AuditLeaf, EvictionCause, PurgeReason, Receipt, Removed};
+pub use crate::facade::{
+    Admitted, AuditHead, AuditReader, Builder, Config, Maintenance, MaintenanceConfig, Observer,
+    Outcome, Replacement, Tracehound,
+};
+pub use crate::hound::{Exhaustion, HoundConfig};
+pub use crate::quarantine::QuarantineConfig;
+pub use crate::rate_limit::RateLimitConfig;
 pub use crate::scent::{
-    Category, CustomCategory, MAX_CATEGORY_LEN, MAX_SOURCE_KEY_LEN, Scent, Severity, SourceKey,
-    ThreatSignal,
+    Category, CustomCategory, MAX_CATEGORY_LEN, MAX_SOURCE_KEY_LEN, ParseError, Scent, Severity,
+    SourceKey, ThreatSignal,
 };
 pub use crate::signature::{Signature, signature};
 pub use crate::snapshot::{
-    AuditStats, EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SealedStats,
-    SeverityCounts, Snapshot,
-};
-pub use crate::tracehound::{
-    Admitted, AuditHead, Builder, Maintenance, Outcome, Replacement, Tracehound,
+    EventStats, OutcomeCounts, QuarantineStats, RateLimitStats, SeverityCounts, Snapshot,
 };
 pub use tracehound_codec::Digest;
 

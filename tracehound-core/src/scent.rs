@@ -10,7 +10,6 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::clock::Timestamp;
-use crate::error::Error;
 
 /// Longest source key kept, in bytes; longer keys are cut at a character boundary.
 ///
@@ -149,13 +148,13 @@ impl fmt::Display for Severity {
 }
 
 impl FromStr for Severity {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Severity::ALL
             .into_iter()
             .find(|sev| sev.as_str() == s)
-            .ok_or(Error::InvalidSeverity)
+            .ok_or(ParseError::Severity)
     }
 }
 
@@ -211,7 +210,7 @@ impl Category {
 
     /// A category from a name: a built-in one if the name is one, otherwise a validated
     /// custom category.
-    pub fn custom(name: &str) -> Result<Category, Error> {
+    pub fn custom(name: &str) -> Result<Category, ParseError> {
         if let Some(built_in) = Self::BUILT_IN.iter().find(|c| c.as_str() == name) {
             return Ok(built_in.clone());
         }
@@ -233,8 +232,8 @@ impl Category {
     }
 }
 
-fn validate_custom_name(name: &str) -> Result<(), Error> {
-    let invalid = |reason: &'static str| Error::InvalidCategory { reason };
+fn validate_custom_name(name: &str) -> Result<(), ParseError> {
+    let invalid = |reason: &'static str| ParseError::Category { reason };
     let bytes = name.as_bytes();
     match bytes.first() {
         None => return Err(invalid("a category name cannot be empty")),
@@ -262,7 +261,7 @@ impl fmt::Display for Category {
 }
 
 impl FromStr for Category {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Category::custom(s)
@@ -389,6 +388,38 @@ impl Scent {
         self.captured
     }
 }
+
+/// A text that is not a category, a severity or a signature; says which rule it breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not a valid category name.
+    Category {
+        /// The rule broken.
+        reason: &'static str,
+    },
+    /// Not one of `low`, `medium`, `high`, `critical`.
+    Severity,
+    /// Not a signature (`<category>:<64 lowercase hex>`).
+    Signature {
+        /// The rule broken.
+        reason: &'static str,
+    },
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Category { reason } => write!(f, "invalid category: {reason}"),
+            ParseError::Severity => {
+                f.write_str("invalid severity: expected low, medium, high or critical")
+            }
+            ParseError::Signature { reason } => write!(f, "invalid signature: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 #[cfg(test)]
 mod tests {

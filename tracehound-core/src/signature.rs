@@ -6,9 +6,8 @@ use std::str::FromStr;
 use serde_json::Value;
 use tracehound_codec::Digest;
 
-use crate::canonical::{CanonicalForm, canonicalize};
-use crate::error::Error;
-use crate::scent::Category;
+use crate::canonical::{CanonicalForm, EncodeError, canonicalize};
+use crate::scent::{Category, ParseError};
 
 /// `<category>:<SHA-256 of the canonical payload, 64 lowercase hex>`.
 ///
@@ -58,7 +57,7 @@ pub fn signature(
     category: Category,
     payload: &Value,
     form: CanonicalForm,
-) -> Result<Signature, Error> {
+) -> Result<Signature, EncodeError> {
     let bytes = canonicalize(payload, form)?;
     Ok(Signature::new(category, Digest::of(&bytes)))
 }
@@ -76,16 +75,16 @@ impl fmt::Debug for Signature {
 }
 
 impl FromStr for Signature {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (category, hex) = s.split_once(':').ok_or(Error::InvalidSignature {
+        let (category, hex) = s.split_once(':').ok_or(ParseError::Signature {
             reason: "expected <category>:<64 lowercase hex>",
         })?;
-        let category = Category::custom(category).map_err(|_| Error::InvalidSignature {
+        let category = Category::custom(category).map_err(|_| ParseError::Signature {
             reason: "the category part is not a valid category name",
         })?;
-        let digest = Digest::from_hex(hex).map_err(|_| Error::InvalidSignature {
+        let digest = Digest::from_hex(hex).map_err(|_| ParseError::Signature {
             reason: "the hash part is not 64 lowercase hex characters",
         })?;
         Ok(Signature::new(category, digest))

@@ -1,10 +1,6 @@
 //! A consistent view of every counter.
 
-use tracehound_codec::Digest;
-
-use std::time::Duration;
-
-use crate::audit::{AuditCounts, ResetCause};
+use crate::audit::AuditStats;
 use crate::clock::Timestamp;
 use crate::hound::HoundStats;
 use crate::scent::Severity;
@@ -150,63 +146,4 @@ pub struct EventStats {
     pub published: u64,
     /// Deliveries lost to full subscriber queues.
     pub dropped: u64,
-}
-
-/// The audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AuditStats {
-    /// The current epoch (origin `<deployment>/tracehound/<epoch>`).
-    pub epoch: u64,
-    /// Leaves numbered in the current epoch: written, or queued for the writer.
-    pub size: u64,
-    /// Leaves of the current epoch made durable under the fsync policy.
-    pub durable_size: u64,
-    /// Merkle tree hash (RFC 6962) of the durable leaves.
-    pub root: Digest,
-    /// Records handed to the log since the `Tracehound` was built, per type.
-    pub records: AuditCounts,
-    /// Records the log could not take (queue full: the disk was slow or failing).
-    pub lost: u64,
-    /// Gap leaves written for lost records.
-    pub gaps: u64,
-    /// Failed appends, commits and checkpoint signings (each retried).
-    pub append_failures: u64,
-    /// Whether the writer is failing now.
-    pub failing: bool,
-    /// Whether an fsync failed, so nothing more is acknowledged until a restart.
-    pub poisoned: bool,
-    /// Checkpoints signed since the `Tracehound` was built.
-    pub checkpoints: u64,
-    /// Size of the last signed checkpoint.
-    pub last_checkpoint_size: u64,
-    /// Time since the last signed checkpoint; `None` before the first.
-    pub last_checkpoint_age: Option<Duration>,
-    /// Bytes of torn writes (a crash in the middle of a write) cut when the log was opened:
-    /// also published as [`EventKind::AuditTornTailCut`](crate::EventKind).
-    pub torn_bytes: u64,
-    /// Set when the log was opened with `audit.accept_lost_history` and started over from
-    /// missing, damaged or contradicted history: why. Also published as
-    /// [`EventKind::AuditHistoryReset`](crate::EventKind).
-    pub reset: Option<ResetCause>,
-    /// The background verification of the sealed epochs.
-    pub sealed: SealedStats,
-}
-
-/// The background verification of the audit log's sealed epochs, which starts when the
-/// `Tracehound` is built and reads each sealed epoch of the current epoch chain once.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SealedStats {
-    /// Sealed epochs to verify.
-    pub epochs: u64,
-    /// Sealed epochs verified intact so far.
-    pub verified: u64,
-    /// Sealed epochs that failed verification (each also published as
-    /// [`EventKind::AuditEpochDamaged`](crate::EventKind)).
-    pub damaged: u64,
-    /// The oldest damaged epoch.
-    pub first_damaged: Option<u64>,
-    /// Whether every sealed epoch has been read.
-    pub finished: bool,
 }

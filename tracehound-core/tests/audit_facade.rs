@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::fs;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,8 +13,8 @@ use tracehound::audit::{
 };
 use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::{
-    CanonicalForm, Category, Config, ConfigError, EventKind, Outcome, RateLimitConfig, Scent,
-    Severity, Tracehound, canonicalize,
+    CanonicalForm, Category, Config, Error, EventKind, Outcome, Scent, Severity, Tracehound,
+    canonicalize,
 };
 
 const START: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
@@ -31,12 +32,12 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn config(dir: Option<PathBuf>) -> Config {
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
-    config.rate_limit = RateLimitConfig::disabled();
+    config.maintenance = None;
+    config.rate_limit = None;
     config.audit.dir = dir;
     config.audit.deployment = "facade.test".into();
     config.audit.fsync = FsyncPolicy::Always;
-    config.audit.checkpoint_interval = Duration::ZERO;
+    config.audit.checkpoint_interval = None;
     config
 }
 
@@ -108,7 +109,7 @@ fn evidence_is_provable_offline_and_the_log_survives_a_restart() {
             Some("facade.test/tracehound/2"),
         )
         .unwrap();
-    th.with_audit_log(|log| {
+    th.read_audit(|log| {
         let start = AuditRecord::decode(&log.record(0).unwrap()).unwrap();
         let RecordBody::EpochStart {
             previous_epoch,
@@ -132,14 +133,14 @@ fn evidence_is_provable_offline_and_the_log_survives_a_restart() {
 #[test]
 fn a_stalled_log_never_blocks_intercept_and_the_loss_is_recorded_as_a_gap() {
     let mut cfg = config(None);
-    cfg.audit.queue_capacity = 2;
+    cfg.audit.queue_capacity = NonZeroUsize::new(2).unwrap();
     let th = build(cfg);
     let events = th.subscribe(1024).unwrap();
     assert!(matches!(th.intercept(&threat(0)), Outcome::Quarantined(_)));
     th.sync_audit(Duration::from_secs(10)).unwrap();
 
     // While the writer waits on the log, the queue fills; intercept carries on.
-    let lost = th.with_audit_log(|_log| {
+    let lost = th.read_audit(|_log| {
         for n in 1..=20 {
             assert!(matches!(th.intercept(&threat(n)), Outcome::Quarantined(_)));
         }
@@ -169,7 +170,7 @@ fn a_stalled_log_never_blocks_intercept_and_the_loss_is_recorded_as_a_gap() {
         22 - lost + gaps,
         "kept records plus the gap leaves"
     );
-    let recorded: u64 = th.with_audit_log(|log| {
+    let recorded: u64 = th.read_audit(|log| {
         (0..log.size())
             .map(|i| AuditRecord::decode(&log.record(i).unwrap()).unwrap())
             .filter_map(|r| match r.body {
@@ -198,7 +199,7 @@ fn a_stalled_log_never_blocks_intercept_and_the_loss_is_recorded_as_a_gap() {
 #[test]
 fn checkpoints_are_signed_on_schedule_when_the_log_grows() {
     let mut cfg = config(None);
-    cfg.audit.checkpoint_interval = Duration::from_millis(10);
+    cfg.audit.checkpoint_interval = Some(Duration::from_millis(10));
     let th = build(cfg);
     let events = th.subscribe(64).unwrap();
     assert!(matches!(th.intercept(&threat(1)), Outcome::Quarantined(_)));
@@ -329,7 +330,7 @@ fn a_deleted_newest_epoch_stops_the_build_unless_starting_over_is_accepted() {
         .clock(ManualClock::new(START))
         .build();
     match refused {
-        Err(ConfigError::Audit(AuditError::EpochMissing {
+        Err(Error::Audit(AuditError::EpochMissing {
             epoch: 2,
             newest: 1,
         })) => {}
@@ -359,7 +360,7 @@ fn a_deleted_newest_epoch_stops_the_build_unless_starting_over_is_accepted() {
     }
     let sealed = sealed_finished(&th);
     assert_eq!((sealed.epochs, sealed.verified), (1, 1), "the reset epoch");
-    th.with_audit_log(|log| {
+    th.read_audit(|log| {
         let reset = log.epoch_path(3).unwrap();
         assert!(reset.is_dir());
     });

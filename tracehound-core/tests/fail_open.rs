@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
 use std::collections::HashMap;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,16 +77,16 @@ fn scent() -> impl Strategy<Value = (Scent, u8)> {
 
 fn tracehound(clock: &ManualClock) -> Tracehound {
     let mut config = Config::default();
-    config.max_payload_bytes = MAX_PAYLOAD;
-    config.max_depth = 6;
-    config.quarantine.max_count = MAX_COUNT;
-    config.quarantine.max_bytes = MAX_BYTES;
+    config.max_payload_bytes = NonZeroUsize::new(MAX_PAYLOAD).unwrap();
+    config.max_depth = NonZeroUsize::new(6).unwrap();
+    config.quarantine.max_count = NonZeroUsize::new(MAX_COUNT).unwrap();
+    config.quarantine.max_bytes = NonZeroUsize::new(MAX_BYTES).unwrap();
     config.quarantine.max_age = Some(Duration::from_millis(40));
-    config.rate_limit.requests = 8;
-    config.rate_limit.window = Duration::from_millis(10);
-    config.rate_limit.block = Duration::from_millis(25);
-    config.rate_limit.max_keys = 20;
-    config.maintenance.interval = Duration::ZERO;
+    config.rate_limit.get_or_insert_default().requests = NonZeroU32::new(8).unwrap();
+    config.rate_limit.get_or_insert_default().window = Duration::from_millis(10);
+    config.rate_limit.get_or_insert_default().block = Duration::from_millis(25);
+    config.rate_limit.get_or_insert_default().max_keys = NonZeroUsize::new(20).unwrap();
+    config.maintenance = None;
     Tracehound::builder()
         .config(config)
         .clock(clock.clone())

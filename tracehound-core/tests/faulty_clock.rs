@@ -41,14 +41,14 @@ impl Clock for FaultyClock {
     }
 }
 
-fn build(rate_limit: RateLimitConfig) -> (Tracehound, Arc<AtomicBool>) {
+fn build(rate_limit: Option<RateLimitConfig>) -> (Tracehound, Arc<AtomicBool>) {
     let failing = Arc::new(AtomicBool::new(false));
     let clock = FaultyClock {
         inner: ManualClock::new(Timestamp::from_unix_millis(1_700_000_000_000)),
         failing: Arc::clone(&failing),
     };
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
+    config.maintenance = None;
     config.rate_limit = rate_limit;
     let th = Tracehound::builder()
         .config(config)
@@ -69,7 +69,7 @@ const INTERNAL: Error = Error::Internal {
 
 #[test]
 fn a_failing_clock_becomes_errors_never_panics() {
-    let (th, failing) = build(RateLimitConfig::default());
+    let (th, failing) = build(Some(RateLimitConfig::default()));
     let events = th.subscribe(64).unwrap();
     let Outcome::Quarantined(held) = th.intercept(&threat(1)) else {
         panic!("setup: the first threat is kept");
@@ -123,7 +123,7 @@ fn a_failing_clock_becomes_errors_never_panics() {
 
 #[test]
 fn a_known_threat_needs_no_clock() {
-    let (th, failing) = build(RateLimitConfig::disabled());
+    let (th, failing) = build(None);
     let Outcome::Quarantined(held) = th.intercept(&threat(1)) else {
         panic!("setup: the first threat is kept");
     };

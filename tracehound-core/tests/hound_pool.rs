@@ -2,6 +2,7 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,16 +13,16 @@ use tracehound::hound::{
     Analysis, FactValue, HoundOutcome, HoundWorkers, WorkerLoss, analysis_digest,
 };
 use tracehound::{
-    Category, Config, EventKind, HoundConfig, MaintenanceConfig, Outcome, RateLimitConfig, Scent,
-    Severity, Signature, Subscription, Tracehound,
+    Category, Config, EventKind, HoundConfig, Outcome, Scent, Severity, Signature, Subscription,
+    Tracehound,
 };
 
 const HOUND: &str = env!("CARGO_BIN_EXE_tracehound-hound");
 
 fn start(hound: HoundConfig) -> (Tracehound, Subscription) {
     let th = Tracehound::builder()
-        .rate_limit(RateLimitConfig::disabled())
-        .maintenance(MaintenanceConfig::manual())
+        .rate_limit(None)
+        .maintenance(None)
         .hound(hound)
         .build()
         .unwrap();
@@ -69,7 +70,8 @@ fn quarantined_evidence_is_analysed_audited_and_retrievable() {
     assert_eq!(analyzers, ["summary", "indicators"]);
     assert_eq!(report.decoded_hash, <[u8; 32]>::from(*signature.digest()));
     assert!(report.validate().is_ok());
-    assert_eq!(analysed.digest, Some(analysis_digest(report)));
+    assert_eq!(analysed.digest, analysis_digest(report));
+    assert!(analysed.digest.is_some());
     assert!(analysed.audit_leaf.is_some());
     assert_eq!(th.analysis(&signature).as_deref(), Some(&*analysed));
 
@@ -104,8 +106,8 @@ fn the_same_evidence_gives_the_same_analysis_digest_in_another_host() {
 #[test]
 fn workers_rotate_after_their_job_budget() {
     let mut hound = HoundConfig::new(HOUND);
-    hound.workers = 1;
-    hound.rotate_after = 2;
+    hound.workers = NonZeroUsize::new(1).unwrap();
+    hound.rotate_after = NonZeroU64::new(2).unwrap();
     hound.rotation_jitter = 0;
     let (th, events) = start(hound);
     for n in 0..6 {
@@ -153,7 +155,7 @@ fn a_worker_that_cannot_start_never_blocks_intercept() {
 #[test]
 fn evidence_above_the_job_cap_is_held_but_not_offered() {
     let mut hound = HoundConfig::new(HOUND);
-    hound.max_job_bytes = 64;
+    hound.max_job_bytes = NonZeroUsize::new(64).unwrap();
     let (th, _events) = start(hound);
     quarantine(&th, json!({"long": "x".repeat(100)}));
     let stats = th.snapshot().hound;
@@ -173,7 +175,7 @@ fn hound_configuration_loads_from_toml() {
     )
     .unwrap();
     let hound = config.hound.unwrap();
-    assert_eq!(hound.workers, 4);
+    assert_eq!(hound.workers.get(), 4);
     assert_eq!(hound.job_timeout, Duration::from_secs(2));
     assert_eq!(hound.on_exhausted, tracehound::Exhaustion::Escalate);
     assert!(Config::from_toml("[hound]\nprogram = \"x\"\nworkers = 0\n").is_err());
@@ -242,7 +244,7 @@ fn parent_of(pid: u32) -> u32 {
 #[test]
 fn a_worker_killed_while_idle_is_noticed_counted_named_and_replaced() {
     let mut hound = HoundConfig::new(HOUND);
-    hound.workers = 2;
+    hound.workers = NonZeroUsize::new(2).unwrap();
     let (th, events) = start(hound);
     let ready = wait_for_workers(&th, Duration::from_secs(10), |w| {
         w.slots.iter().all(|s| s.pid.is_some())
@@ -307,7 +309,7 @@ fn a_worker_killed_while_idle_is_noticed_counted_named_and_replaced() {
 #[test]
 fn an_idle_slot_checks_its_worker_about_every_100_ms() {
     let mut hound = HoundConfig::new(HOUND);
-    hound.workers = 1;
+    hound.workers = NonZeroUsize::new(1).unwrap();
     let (th, _events) = start(hound);
     let first = wait_for_workers(&th, Duration::from_secs(10), |w| w.slots[0].pid.is_some());
     let before = first.slots[0].checks;
@@ -325,9 +327,6 @@ fn an_idle_slot_checks_its_worker_about_every_100_ms() {
 
 #[test]
 fn without_a_pool_there_are_no_workers() {
-    let th = Tracehound::builder()
-        .maintenance(MaintenanceConfig::manual())
-        .build()
-        .unwrap();
+    let th = Tracehound::builder().maintenance(None).build().unwrap();
     assert_eq!(th.hound_workers(), HoundWorkers::default());
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::type_complexity)] // the case tables spell out their columns
 
 use std::net::IpAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,9 +45,9 @@ impl Headers for List {
     }
 }
 
-fn tracehound(rate_limit: RateLimitConfig) -> Tracehound {
+fn tracehound(rate_limit: Option<RateLimitConfig>) -> Tracehound {
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
+    config.maintenance = None;
     config.rate_limit = rate_limit;
     Tracehound::builder()
         .config(config)
@@ -82,7 +83,7 @@ fn request<'a>(
 
 /// The key the policy gives a flagged request, read from the quarantined receipt.
 fn key_of(source: ClientKeySource, prefix: u8, headers: &[(&str, &str)], peer: &str) -> String {
-    let th = tracehound(RateLimitConfig::disabled());
+    let th = tracehound(None);
     let mut config = HttpConfig::default();
     config.client_key = source;
     config.ipv6_prefix = prefix;
@@ -332,7 +333,7 @@ fn client_keys_come_from_the_configured_source_only() {
         assert_eq!(key_of(source, 64, headers, peer), want, "{name}");
     }
     // Unreadable entries are counted apart from plain missing keys.
-    let th = tracehound(RateLimitConfig::disabled());
+    let th = tracehound(None);
     let mut config = HttpConfig::default();
     config.client_key = trusted();
     let policy = HttpPolicy::new(th, config, |_: &Request<'_>| None).unwrap();
@@ -369,7 +370,7 @@ fn missing_keys_follow_the_configured_policy() {
     ] {
         let mut config = HttpConfig::default();
         config.missing_key = policy;
-        let th = tracehound(RateLimitConfig::disabled());
+        let th = tracehound(None);
         let http = HttpPolicy::new(th.clone(), config, flag_all).unwrap();
         let inspection = http.inspect(&keyless);
         let status = match inspection.decision {
@@ -390,7 +391,7 @@ fn verdict_stats(
     target: &str,
 ) -> (Option<u16>, VerdictStats) {
     let waf = waf();
-    let th = tracehound(RateLimitConfig::disabled());
+    let th = tracehound(None);
     let policy = HttpPolicy::new(th, HttpConfig::default(), waf.clone()).unwrap();
     let headers = List(
         headers
@@ -601,7 +602,7 @@ fn only_signed_fresh_verdicts_for_this_request_are_believed() {
 
 #[test]
 fn evidence_is_described_and_redacted_before_hashing() {
-    let th = tracehound(RateLimitConfig::disabled());
+    let th = tracehound(None);
     let flag = |_: &Request<'_>| Some(ThreatSignal::new(Category::Injection, Severity::High));
     let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), flag).unwrap();
     let headers = List::new(&[
@@ -658,7 +659,7 @@ fn evidence_is_described_and_redacted_before_hashing() {
         (&[0xff, 0x00, 0x10][..], false, json!({"base64": "/wAQ"})),
         (&br#"{"a":1}"#[..], true, json!("{\"a\":1}")),
     ] {
-        let th = tracehound(RateLimitConfig::disabled());
+        let th = tracehound(None);
         let policy = HttpPolicy::new(th, HttpConfig::default(), flag).unwrap();
         let none = List::new(&[]);
         let mut req = request("PUT", "/x", None, &none, "198.51.100.7", body);
@@ -692,11 +693,11 @@ fn outcomes_map_to_responses_and_dry_run_never_blocks() {
         _ => None,
     };
     let mut limited = RateLimitConfig::default();
-    limited.requests = 2;
+    limited.requests = NonZeroU32::new(2).unwrap();
     limited.window = Duration::from_secs(5);
-    limited.burst = Some(2);
+    limited.burst = NonZeroU32::new(2);
     limited.block = Duration::from_millis(100);
-    let th = tracehound(limited);
+    let th = tracehound(Some(limited));
     let mut config = HttpConfig::default();
     config.rate_limit_headers = true;
     let policy = HttpPolicy::new(th, config, flag).unwrap();
@@ -724,11 +725,11 @@ fn outcomes_map_to_responses_and_dry_run_never_blocks() {
     let th = Tracehound::builder()
         .config({
             let mut c = Config::default();
-            c.rate_limit = RateLimitConfig::disabled();
-            c.maintenance.interval = Duration::ZERO;
+            c.rate_limit = None;
+            c.maintenance = None;
+            c.max_payload_bytes = NonZeroUsize::new(256).unwrap();
             c
         })
-        .max_payload_bytes(256)
         .build()
         .unwrap();
     let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), flag).unwrap();
@@ -763,7 +764,7 @@ fn outcomes_map_to_responses_and_dry_run_never_blocks() {
 
 #[test]
 fn a_panicking_detector_lets_the_request_through() {
-    let th = tracehound(RateLimitConfig::disabled());
+    let th = tracehound(None);
     let policy = HttpPolicy::new(
         th,
         HttpConfig::default(),
@@ -793,7 +794,7 @@ fn verdict_case(
     body_truncated: bool,
 ) -> VerdictCase {
     let waf = waf();
-    let th = tracehound(RateLimitConfig::disabled());
+    let th = tracehound(None);
     let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), waf.clone()).unwrap();
     let headers = List::new(
         &headers
@@ -1031,10 +1032,10 @@ fn a_verdict_bound_to_a_body_holds_only_for_that_body() {
 fn the_head_decides_what_needs_no_body() {
     let waf = waf();
     let mut rate_limit = RateLimitConfig::default();
-    rate_limit.requests = 1;
+    rate_limit.requests = NonZeroU32::new(1).unwrap();
     rate_limit.window = Duration::from_secs(60);
     rate_limit.block = Duration::from_secs(60);
-    let th = tracehound(rate_limit);
+    let th = tracehound(Some(rate_limit));
     let policy = HttpPolicy::new(th.clone(), HttpConfig::default(), waf.clone()).unwrap();
     let none = List::new(&[]);
     let head = |headers| Head {
@@ -1093,12 +1094,7 @@ fn the_head_decides_what_needs_no_body() {
     assert_eq!(th.snapshot().outcomes.clean, 1);
 
     // A verdict on an admitted source: the body is awaited, counted while it is.
-    let policy = HttpPolicy::new(
-        tracehound(RateLimitConfig::disabled()),
-        HttpConfig::default(),
-        waf.clone(),
-    )
-    .unwrap();
+    let policy = HttpPolicy::new(tracehound(None), HttpConfig::default(), waf.clone()).unwrap();
     let Admission::ReadBody(ticket) = policy.admit(&head(&marked)) else {
         panic!("a marked request needs its body");
     };
@@ -1134,7 +1130,7 @@ fn the_head_decides_what_needs_no_body() {
     // Dry run serves a request whose body timed out.
     let mut config = HttpConfig::default();
     config.dry_run = true;
-    let policy = HttpPolicy::new(tracehound(RateLimitConfig::disabled()), config, waf).unwrap();
+    let policy = HttpPolicy::new(tracehound(None), config, waf).unwrap();
     let Admission::ReadBody(ticket) = policy.admit(&head(&marked)) else {
         panic!("a marked request needs its body");
     };
@@ -1147,12 +1143,7 @@ fn a_detector_that_reads_bodies_gets_every_body() {
     let flag_posts = |r: &Request<'_>| {
         (r.body == b"attack").then(|| ThreatSignal::new(Category::Injection, Severity::High))
     };
-    let policy = HttpPolicy::new(
-        tracehound(RateLimitConfig::disabled()),
-        HttpConfig::default(),
-        flag_posts,
-    )
-    .unwrap();
+    let policy = HttpPolicy::new(tracehound(None), HttpConfig::default(), flag_posts).unwrap();
     let none = List::new(&[]);
     let head = Head {
         method: "POST",
@@ -1184,11 +1175,15 @@ fn body_timeouts_are_validated() {
 fn a_grpc_call_is_refused_with_a_grpc_status() {
     let waf = waf();
     let mut rate_limit = RateLimitConfig::default();
-    rate_limit.requests = 1;
+    rate_limit.requests = NonZeroU32::new(1).unwrap();
     rate_limit.window = Duration::from_secs(60);
     rate_limit.block = Duration::from_secs(60);
-    let policy =
-        HttpPolicy::new(tracehound(rate_limit), HttpConfig::default(), waf.clone()).unwrap();
+    let policy = HttpPolicy::new(
+        tracehound(Some(rate_limit)),
+        HttpConfig::default(),
+        waf.clone(),
+    )
+    .unwrap();
     let verdict = waf.sign("POST", "/shop.Cart/Add", NOW, "injection", "high");
     let grpc = List::new(&[
         ("content-type", "application/grpc+proto"),
@@ -1235,12 +1230,7 @@ fn a_grpc_call_is_refused_with_a_grpc_status() {
         ("8".to_owned(), "too many requests".to_owned())
     );
 
-    let policy = HttpPolicy::new(
-        tracehound(RateLimitConfig::disabled()),
-        HttpConfig::default(),
-        waf,
-    )
-    .unwrap();
+    let policy = HttpPolicy::new(tracehound(None), HttpConfig::default(), waf).unwrap();
     let Admission::ReadBody(ticket) = policy.admit(&head(&grpc)) else {
         panic!("a marked call needs its body");
     };

@@ -1,21 +1,23 @@
 //! The intercept pipeline and the quarantine operations, through the public API.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::{
-    CanonicalForm, Category, Config, Error, EventKind, EvictionCause, Outcome, PurgeReason,
-    RateLimitConfig, Scent, Severity, Signature, Tracehound, canonicalize, signature,
+    CanonicalForm, Category, Config, EncodeError, Error, EventKind, EvictionCause, Outcome,
+    PurgeReason, RateLimitConfig, Scent, Severity, Signature, SubscribeError, Tracehound,
+    canonicalize, signature,
 };
 
 const START: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
 
 fn config() -> Config {
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
-    config.rate_limit = RateLimitConfig::disabled();
+    config.maintenance = None;
+    config.rate_limit = None;
     config
 }
 
@@ -106,8 +108,8 @@ fn duplicates_are_ignored_whatever_their_severity_or_source() {
 #[test]
 fn oversized_and_overdeep_threats() {
     let mut cfg = config();
-    cfg.max_payload_bytes = 64;
-    cfg.max_depth = 4;
+    cfg.max_payload_bytes = NonZeroUsize::new(64).unwrap();
+    cfg.max_depth = NonZeroUsize::new(4).unwrap();
     let (th, _) = build(cfg);
     // `{"a":"` + 56 + `"}` = 64 bytes exactly is accepted; one more is refused.
     let at_limit = json!({"a": "x".repeat(56)});
@@ -126,7 +128,7 @@ fn oversized_and_overdeep_threats() {
     assert_eq!(
         th.intercept(&deep),
         Outcome::Unencodable {
-            error: Error::PayloadTooDeep { limit: 4 }
+            error: EncodeError::TooDeep { limit: 4 }
         }
     );
     let snap = th.snapshot();
@@ -139,7 +141,7 @@ fn oversized_and_overdeep_threats() {
 #[test]
 fn eviction_follows_severity_then_age_and_never_exceeds_caps() {
     let mut cfg = config();
-    cfg.quarantine.max_count = 3;
+    cfg.quarantine.max_count = NonZeroUsize::new(3).unwrap();
     let (th, clock) = build(cfg);
     let low_old = quarantined(th.intercept(&threat(1, Severity::Low)));
     clock.advance(Duration::from_secs(1));
@@ -184,8 +186,8 @@ fn eviction_follows_severity_then_age_and_never_exceeds_caps() {
 #[test]
 fn byte_cap_evicts_as_many_as_needed_and_accounts_exactly() {
     let mut cfg = config();
-    cfg.quarantine.max_bytes = 1_000;
-    cfg.max_payload_bytes = 1_000;
+    cfg.quarantine.max_bytes = NonZeroUsize::new(1_000).unwrap();
+    cfg.max_payload_bytes = NonZeroUsize::new(1_000).unwrap();
     let (th, _) = build(cfg);
     let payload = |n: u64, len: usize| json!({"n": n, "pad": "p".repeat(len)});
     let mut small = Vec::new();
@@ -230,7 +232,7 @@ fn byte_cap_evicts_as_many_as_needed_and_accounts_exactly() {
 #[test]
 fn future_capture_times_are_clamped_to_now() {
     let mut cfg = config();
-    cfg.quarantine.max_count = 2;
+    cfg.quarantine.max_count = NonZeroUsize::new(2).unwrap();
     let (th, _) = build(cfg);
     let future = START.saturating_add(Duration::from_secs(86_400 * 365));
     let dodger = threat(1, Severity::Low).captured_at(future);
@@ -330,9 +332,9 @@ fn evidence_expires_by_capture_time() {
 #[test]
 fn rate_limit_applies_to_clean_traffic_first() {
     let mut cfg = config();
-    cfg.rate_limit = RateLimitConfig::default();
-    cfg.rate_limit.requests = 5;
-    cfg.rate_limit.block = Duration::from_secs(300);
+    cfg.rate_limit = Some(RateLimitConfig::default());
+    cfg.rate_limit.get_or_insert_default().requests = NonZeroU32::new(5).unwrap();
+    cfg.rate_limit.get_or_insert_default().block = Duration::from_secs(300);
     let (th, clock) = build(cfg);
     for _ in 0..5 {
         assert_eq!(
@@ -396,19 +398,19 @@ fn a_full_subscriber_loses_events_and_counts_them() {
 #[test]
 fn subscription_limits_are_enforced() {
     let mut cfg = config();
-    cfg.events.max_subscribers = 2;
-    cfg.events.max_queue = 10;
+    cfg.events.max_subscribers = NonZeroUsize::new(2).unwrap();
+    cfg.events.max_queue = NonZeroUsize::new(10).unwrap();
     let (th, _) = build(cfg);
     assert_eq!(
         th.subscribe(0).unwrap_err(),
-        Error::InvalidSubscriberCapacity { max: 10 }
+        Error::Subscribe(SubscribeError::InvalidCapacity { max: 10 })
     );
     assert!(th.subscribe(11).is_err());
     let a = th.subscribe(10).unwrap();
     let _b = th.subscribe(1).unwrap();
     assert_eq!(
         th.subscribe(1).unwrap_err(),
-        Error::TooManySubscribers { max: 2 }
+        Error::Subscribe(SubscribeError::TooMany { max: 2 })
     );
     drop(a);
     assert!(
@@ -439,7 +441,7 @@ fn events_never_carry_payload_bytes() {
 fn same_inputs_same_audit_root() {
     let run = || {
         let mut cfg = config();
-        cfg.quarantine.max_count = 10;
+        cfg.quarantine.max_count = NonZeroUsize::new(10).unwrap();
         let (th, clock) = build(cfg);
         for n in 0..50 {
             clock.advance(Duration::from_millis(7));
@@ -512,7 +514,7 @@ fn maintenance_threads() -> usize {
 #[test]
 fn maintenance_thread_runs_and_ends_with_its_tracehound() {
     let mut cfg = config();
-    cfg.maintenance.interval = Duration::from_millis(10);
+    cfg.maintenance.get_or_insert_default().interval = Duration::from_millis(10);
     cfg.quarantine.max_age = Some(Duration::from_secs(1));
     let clock = ManualClock::new(START);
     let th = Tracehound::builder()
@@ -555,7 +557,7 @@ fn maintenance_thread_runs_and_ends_with_its_tracehound() {
 #[test]
 fn events_arrive_in_audit_order_under_concurrent_eviction() {
     let mut cfg = config();
-    cfg.quarantine.max_count = 8;
+    cfg.quarantine.max_count = NonZeroUsize::new(8).unwrap();
     let (th, _) = build(cfg);
     let events = th.subscribe(1 << 16).unwrap();
     std::thread::scope(|scope| {
@@ -605,7 +607,7 @@ fn events_arrive_in_audit_order_under_concurrent_eviction() {
 #[test]
 fn an_absurd_clock_does_not_break_intercept() {
     let mut cfg = config();
-    cfg.rate_limit = RateLimitConfig::default();
+    cfg.rate_limit = Some(RateLimitConfig::default());
     let (th, clock) = build(cfg);
     assert_eq!(th.intercept(&Scent::new("s", json!(1))), Outcome::Clean);
     clock.advance(Duration::MAX);

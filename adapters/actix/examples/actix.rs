@@ -14,11 +14,12 @@
 //! secret verdicts are signed with, 16 bytes or more; 32 random bytes recommended).
 
 use std::error::Error;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use tracehound::http::{HttpConfig, HttpPolicy, SignedVerdict};
-use tracehound::{Config, Tracehound};
+use tracehound::{Config, RateLimitConfig, Tracehound};
 use tracehound_actix::Protect;
 
 async fn hello() -> &'static str {
@@ -52,9 +53,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // put many people behind one address: allow 6000 requests a minute per source (100 a
     // second sustained, bursts up to the whole quota), and refuse a source that exhausts it
     // for 60 seconds rather than the default five minutes.
-    config.rate_limit.requests = 6000;
-    config.rate_limit.window = Duration::from_secs(60);
-    config.rate_limit.block = Duration::from_secs(60);
+    let mut rate_limit = RateLimitConfig::default();
+    rate_limit.requests = NonZeroU32::try_from(6000)?;
+    rate_limit.window = Duration::from_secs(60);
+    rate_limit.block = Duration::from_secs(60);
+    config.rate_limit = Some(rate_limit);
     let tracehound = Tracehound::builder().config(config).build()?;
 
     let waf = SignedVerdict::new(waf_secret()?)?;

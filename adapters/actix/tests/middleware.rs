@@ -5,6 +5,7 @@
 use std::error::Error;
 use std::io::Cursor;
 use std::net::{SocketAddr, TcpListener};
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
@@ -18,7 +19,7 @@ use tracehound::http::{
     SignedVerdict, VERDICT_HEADER,
 };
 use tracehound::{
-    CanonicalForm, Category, MaintenanceConfig, Outcome, RateLimitConfig, ThreatSignal, Tracehound,
+    CanonicalForm, Category, Config, Outcome, RateLimitConfig, ThreatSignal, Tracehound,
 };
 use tracehound_actix::{Protect, inspection};
 use tracehound_test_support::hostile::{self, BOUND_BODY, Continue, MARKED_TARGET, Marks};
@@ -107,20 +108,20 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
-fn tracehound(rate_limit: RateLimitConfig) -> Result<Tracehound, Box<dyn Error>> {
+fn tracehound(rate_limit: Option<RateLimitConfig>) -> Result<Tracehound, Box<dyn Error>> {
     Ok(Tracehound::builder()
         .rate_limit(rate_limit)
-        .maintenance(MaintenanceConfig::manual())
+        .maintenance(None)
         .build()?)
 }
 
 /// `requests` a minute for each source, and a minute's block for one that exceeds it.
-fn quota(requests: u32) -> RateLimitConfig {
+fn quota(requests: u32) -> Option<RateLimitConfig> {
     let mut rate = RateLimitConfig::default();
-    rate.requests = requests;
+    rate.requests = NonZeroU32::new(requests).unwrap();
     rate.window = Duration::from_secs(60);
     rate.block = Duration::from_secs(60);
-    rate
+    Some(rate)
 }
 
 fn waf() -> Result<SignedVerdict, Box<dyn Error>> {
@@ -155,11 +156,7 @@ fn pattern(len: usize) -> Vec<u8> {
 
 #[test]
 fn clean_requests_pass_with_their_inspection() -> TestResult {
-    let policy = policy(
-        tracehound(RateLimitConfig::disabled())?,
-        HttpConfig::default(),
-        waf()?,
-    )?;
+    let policy = policy(tracehound(None)?, HttpConfig::default(), waf()?)?;
     let server = Server::start(&policy)?;
     let agent = agent();
 
@@ -179,11 +176,7 @@ fn clean_requests_pass_with_their_inspection() -> TestResult {
 #[test]
 fn a_signed_injection_is_refused_and_its_evidence_held_redacted() -> TestResult {
     let waf = waf()?;
-    let policy = policy(
-        tracehound(RateLimitConfig::disabled())?,
-        HttpConfig::default(),
-        waf.clone(),
-    )?;
+    let policy = policy(tracehound(None)?, HttpConfig::default(), waf.clone())?;
     let server = Server::start(&policy)?;
     let agent = agent();
 
@@ -241,11 +234,7 @@ fn a_signed_injection_is_refused_and_its_evidence_held_redacted() -> TestResult 
 #[test]
 fn forged_stale_and_misdirected_verdicts_are_ignored_and_counted() -> TestResult {
     let waf = waf()?;
-    let policy = policy(
-        tracehound(RateLimitConfig::disabled())?,
-        HttpConfig::default(),
-        waf.clone(),
-    )?;
+    let policy = policy(tracehound(None)?, HttpConfig::default(), waf.clone())?;
     let server = Server::start(&policy)?;
     let agent = agent();
     let target = "/search?q=1%27%20OR%201%3D1";
@@ -298,11 +287,11 @@ fn a_source_over_its_quota_gets_429_with_retry_after() -> TestResult {
 #[test]
 fn a_threat_too_large_to_keep_gets_413() -> TestResult {
     let waf = waf()?;
-    let tracehound = Tracehound::builder()
-        .rate_limit(RateLimitConfig::disabled())
-        .maintenance(MaintenanceConfig::manual())
-        .max_payload_bytes(256)
-        .build()?;
+    let mut config = Config::default();
+    config.rate_limit = None;
+    config.maintenance = None;
+    config.max_payload_bytes = NonZeroUsize::new(256).unwrap();
+    let tracehound = Tracehound::builder().config(config).build()?;
     let policy = policy(tracehound, HttpConfig::default(), waf.clone())?;
     let server = Server::start(&policy)?;
 
@@ -321,11 +310,7 @@ fn dry_run_serves_a_signed_threat_but_records_it() -> TestResult {
     let waf = waf()?;
     let mut config = HttpConfig::default();
     config.dry_run = true;
-    let policy = policy(
-        tracehound(RateLimitConfig::disabled())?,
-        config,
-        waf.clone(),
-    )?;
+    let policy = policy(tracehound(None)?, config, waf.clone())?;
     let server = Server::start(&policy)?;
 
     let verdict = waf.sign("GET", "/inspection", now()?, "injection", "high");
@@ -344,11 +329,7 @@ fn dry_run_serves_a_signed_threat_but_records_it() -> TestResult {
 #[test]
 fn a_panicking_detector_fails_open() -> TestResult {
     let detector = |_: &Request<'_>| -> Option<ThreatSignal> { panic!("a detector bug") };
-    let policy = policy(
-        tracehound(RateLimitConfig::disabled())?,
-        HttpConfig::default(),
-        detector,
-    )?;
+    let policy = policy(tracehound(None)?, HttpConfig::default(), detector)?;
     let server = Server::start(&policy)?;
 
     let mut response = agent().get(server.url("/")).call()?;
@@ -443,7 +424,7 @@ fn without_a_trusted_proxy_forwarded_for_never_changes_the_key() -> TestResult {
 fn bodies_reach_the_handler_intact_at_and_past_the_cap() -> TestResult {
     let mut config = HttpConfig::default();
     config.max_body_bytes = 1024;
-    let policy = policy(tracehound(RateLimitConfig::disabled())?, config, waf()?)?;
+    let policy = policy(tracehound(None)?, config, waf()?)?;
     let server = Server::start(&policy)?;
     let agent = agent();
 
@@ -474,11 +455,7 @@ fn evidence_holds_the_body_up_to_the_cap_and_marks_the_rest() -> TestResult {
     let mut config = HttpConfig::default();
     config.max_body_bytes = 1024;
     config.dry_run = true;
-    let policy = policy(
-        tracehound(RateLimitConfig::disabled())?,
-        config,
-        waf.clone(),
-    )?;
+    let policy = policy(tracehound(None)?, config, waf.clone())?;
     let server = Server::start(&policy)?;
     let agent = agent();
 
@@ -524,7 +501,7 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A server whose bodies must arrive within [`BODY_TIMEOUT`], and its policy.
 fn hostile_server(
-    rate_limit: RateLimitConfig,
+    rate_limit: Option<RateLimitConfig>,
 ) -> Result<(Server, Arc<HttpPolicy>), Box<dyn Error>> {
     let mut config = HttpConfig::default();
     config.body_timeout = BODY_TIMEOUT;
@@ -549,7 +526,7 @@ fn marked_post() -> Result<String, Box<dyn Error>> {
 
 #[test]
 fn no_second_value_strips_a_valid_verdict() -> TestResult {
-    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    let (server, policy) = hostile_server(None)?;
     let sent = hostile::no_value_strips_a_valid_verdict(server.addr, &marks()?)?;
     assert_eq!(policy.stats().rejected as usize, sent - 1);
     Ok(())
@@ -570,7 +547,7 @@ fn a_limited_source_is_refused_before_its_body_is_read() -> TestResult {
 
 #[test]
 fn an_unmarked_request_is_served_without_waiting_for_its_body() -> TestResult {
-    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    let (server, policy) = hostile_server(None)?;
     hostile::an_unmarked_request_does_not_wait_for_its_body(server.addr, Continue::Always)?;
     assert_eq!(policy.stats().reading_bodies, 0);
     Ok(())
@@ -578,7 +555,7 @@ fn an_unmarked_request_is_served_without_waiting_for_its_body() -> TestResult {
 
 #[test]
 fn a_trickled_body_gets_408_at_the_deadline() -> TestResult {
-    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    let (server, policy) = hostile_server(None)?;
     hostile::a_trickled_body_gets_408(server.addr, &marked_post()?, BODY_TIMEOUT)?;
     assert_eq!(policy.stats().body_timeouts, 1);
     Ok(())
@@ -586,7 +563,7 @@ fn a_trickled_body_gets_408_at_the_deadline() -> TestResult {
 
 #[test]
 fn three_hundred_stalled_bodies_are_all_refused_and_released() -> TestResult {
-    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    let (server, policy) = hostile_server(None)?;
     hostile::stalled_bodies_are_all_released(server.addr, &marked_post()?, 300, BODY_TIMEOUT)?;
     let stats = policy.stats();
     assert_eq!((stats.body_timeouts, stats.reading_bodies), (300, 0));
@@ -595,7 +572,7 @@ fn three_hundred_stalled_bodies_are_all_refused_and_released() -> TestResult {
 
 #[test]
 fn a_body_bound_verdict_flags_only_its_own_body() -> TestResult {
-    let (server, policy) = hostile_server(RateLimitConfig::disabled())?;
+    let (server, policy) = hostile_server(None)?;
     let verdict = waf()?.sign_with_body("POST", "/echo", now()?, "injection", "high", BOUND_BODY);
     hostile::a_body_bound_verdict_holds_only_for_its_body(server.addr, &verdict)?;
     assert_eq!(policy.tracehound().snapshot().quarantine.count, 1);

@@ -15,6 +15,7 @@
 //! Ctrl-C stops the server and prints the counters.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,12 +38,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // share one address behind a NAT, so a web front gets 6,000 a minute (100 a second)
     // with bursts of 300, and a source over it is refused for 60 s, not 5 minutes.
     let mut rate_limit = RateLimitConfig::default();
-    rate_limit.requests = 6_000;
+    rate_limit.requests = NonZeroU32::try_from(6_000)?;
     rate_limit.window = Duration::from_secs(60);
-    rate_limit.burst = Some(300);
+    rate_limit.burst = Some(NonZeroU32::try_from(300)?);
     rate_limit.block = Duration::from_secs(60);
     let mut config = Config::default();
-    config.rate_limit = rate_limit;
+    config.rate_limit = Some(rate_limit);
     let tracehound = Tracehound::builder().config(config).build()?;
     let policy = Arc::new(HttpPolicy::new(tracehound, HttpConfig::default(), waf)?);
 

@@ -230,7 +230,7 @@ mod tests {
     use bytes::Bytes;
     use http_body_util::Full;
     use tracehound::http::{HttpConfig, Inspection, Request as Described};
-    use tracehound::{MaintenanceConfig, RateLimitConfig, ThreatSignal, Tracehound};
+    use tracehound::{ThreatSignal, Tracehound};
 
     use super::*;
     use crate::body::tests::{Frames, data, drain};
@@ -259,8 +259,8 @@ mod tests {
     #[test]
     fn a_body_that_fails_is_inspected_as_read_and_passed_on_with_its_error() {
         let tracehound = Tracehound::builder()
-            .rate_limit(RateLimitConfig::disabled())
-            .maintenance(MaintenanceConfig::manual())
+            .rate_limit(None)
+            .maintenance(None)
             .build()
             .unwrap();
         let seen = Arc::new(Mutex::new(None));

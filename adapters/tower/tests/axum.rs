@@ -6,6 +6,7 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,22 +50,22 @@ fn waf() -> SignedVerdict {
 }
 
 /// A quota of `requests` a minute with a minute's block, or none.
-fn quota(requests: Option<u32>) -> RateLimitConfig {
+fn quota(requests: Option<u32>) -> Option<RateLimitConfig> {
     let Some(requests) = requests else {
-        return RateLimitConfig::disabled();
+        return None;
     };
     let mut rate_limit = RateLimitConfig::default();
-    rate_limit.requests = requests;
+    rate_limit.requests = NonZeroU32::new(requests).unwrap();
     rate_limit.window = Duration::from_secs(60);
     rate_limit.block = Duration::from_secs(60);
-    rate_limit
+    Some(rate_limit)
 }
 
-fn tracehound(rate_limit: RateLimitConfig, max_payload_bytes: usize) -> Tracehound {
+fn tracehound(rate_limit: Option<RateLimitConfig>, max_payload_bytes: usize) -> Tracehound {
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
+    config.maintenance = None;
     config.rate_limit = rate_limit;
-    config.max_payload_bytes = max_payload_bytes;
+    config.max_payload_bytes = NonZeroUsize::new(max_payload_bytes).unwrap();
     Tracehound::builder().config(config).build().unwrap()
 }
 
@@ -115,7 +116,7 @@ fn serve(policy: HttpPolicy) -> Server {
     }
 }
 
-fn start(rate_limit: RateLimitConfig, config: HttpConfig) -> (Server, SignedVerdict) {
+fn start(rate_limit: Option<RateLimitConfig>, config: HttpConfig) -> (Server, SignedVerdict) {
     let waf = waf();
     let policy = HttpPolicy::new(tracehound(rate_limit, 1_000_000), config, waf.clone()).unwrap();
     (serve(policy), waf)
@@ -463,7 +464,7 @@ fn a_long_threat_body_is_inspected_up_to_the_cap_and_delivered_whole() {
 const BODY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A server whose bodies must arrive within [`BODY_TIMEOUT`].
-fn hostile_server(rate_limit: RateLimitConfig) -> Server {
+fn hostile_server(rate_limit: Option<RateLimitConfig>) -> Server {
     let mut config = HttpConfig::default();
     config.body_timeout = BODY_TIMEOUT;
     start(rate_limit, config).0
@@ -486,7 +487,7 @@ fn marked_post() -> String {
 
 #[test]
 fn no_second_value_strips_a_valid_verdict() {
-    let server = hostile_server(RateLimitConfig::disabled());
+    let server = hostile_server(None);
     let (addr, policy) = (server.addr, &server.policy);
     let sent = hostile::no_value_strips_a_valid_verdict(addr, &marks()).unwrap();
     let snapshot = policy.tracehound().snapshot();
@@ -504,7 +505,7 @@ fn a_limited_source_is_refused_before_its_body_is_read() {
 
 #[test]
 fn an_unmarked_request_is_served_without_waiting_for_its_body() {
-    let server = hostile_server(RateLimitConfig::disabled());
+    let server = hostile_server(None);
     let (addr, policy) = (server.addr, &server.policy);
     hostile::an_unmarked_request_does_not_wait_for_its_body(addr, Continue::OnRead).unwrap();
     assert_eq!(policy.stats().reading_bodies, 0);
@@ -512,7 +513,7 @@ fn an_unmarked_request_is_served_without_waiting_for_its_body() {
 
 #[test]
 fn a_trickled_body_gets_408_at_the_deadline() {
-    let server = hostile_server(RateLimitConfig::disabled());
+    let server = hostile_server(None);
     let (addr, policy) = (server.addr, &server.policy);
     hostile::a_trickled_body_gets_408(addr, &marked_post(), BODY_TIMEOUT).unwrap();
     assert_eq!(policy.stats().body_timeouts, 1);
@@ -520,7 +521,7 @@ fn a_trickled_body_gets_408_at_the_deadline() {
 
 #[test]
 fn three_hundred_stalled_bodies_are_all_refused_and_released() {
-    let server = hostile_server(RateLimitConfig::disabled());
+    let server = hostile_server(None);
     let (addr, policy) = (server.addr, &server.policy);
     hostile::stalled_bodies_are_all_released(addr, &marked_post(), 300, BODY_TIMEOUT).unwrap();
     let stats = policy.stats();
@@ -529,7 +530,7 @@ fn three_hundred_stalled_bodies_are_all_refused_and_released() {
 
 #[test]
 fn a_body_bound_verdict_flags_only_its_own_body() {
-    let server = hostile_server(RateLimitConfig::disabled());
+    let server = hostile_server(None);
     let verdict = waf().sign_with_body("POST", "/echo", now(), "injection", "high", BOUND_BODY);
     hostile::a_body_bound_verdict_holds_only_for_its_body(server.addr, &verdict).unwrap();
     assert_eq!(server.policy.tracehound().snapshot().quarantine.count, 1);

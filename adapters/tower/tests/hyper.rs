@@ -7,7 +7,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use tower_layer::Layer;
 use tower_service::Service;
 use tracehound::http::{HttpConfig, HttpPolicy, SignedVerdict};
-use tracehound::{Config, RateLimitConfig, Tracehound};
+use tracehound::{Config, Tracehound};
 use tracehound_tower::{RequestBody, TracehoundLayer};
 
 /// Answers with the body it received.
@@ -46,8 +46,8 @@ fn a_hyper_server_keys_by_the_socket_addr_extension_and_delivers_bodies() {
     let secret = b"test secret: 32 bytes of entropy".to_vec();
     let waf = SignedVerdict::new(secret).unwrap();
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
-    config.rate_limit = RateLimitConfig::disabled();
+    config.maintenance = None;
+    config.rate_limit = None;
     let tracehound = Tracehound::builder().config(config).build().unwrap();
     let mut http = HttpConfig::default();
     http.max_body_bytes = 16;

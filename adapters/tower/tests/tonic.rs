@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -109,12 +110,12 @@ struct Fixture {
     service: EchoService,
 }
 
-fn serve(rate_limit: RateLimitConfig, max_payload_bytes: usize, keyed: bool) -> Fixture {
+fn serve(rate_limit: Option<RateLimitConfig>, max_payload_bytes: usize, keyed: bool) -> Fixture {
     let waf = SignedVerdict::new(b"test secret: 32 bytes of entropy".to_vec()).unwrap();
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
+    config.maintenance = None;
     config.rate_limit = rate_limit;
-    config.max_payload_bytes = max_payload_bytes;
+    config.max_payload_bytes = NonZeroUsize::new(max_payload_bytes).unwrap();
     let tracehound = Tracehound::builder().config(config).build().unwrap();
     let mut http = HttpConfig::default();
     http.max_body_bytes = 16 * 1024;
@@ -208,18 +209,18 @@ impl Fixture {
     }
 }
 
-fn quota(requests: u32) -> RateLimitConfig {
+fn quota(requests: u32) -> Option<RateLimitConfig> {
     let mut rate_limit = RateLimitConfig::default();
-    rate_limit.requests = requests;
+    rate_limit.requests = NonZeroU32::new(requests).unwrap();
     rate_limit.burst = None;
     rate_limit.window = Duration::from_secs(60);
     rate_limit.block = Duration::from_secs(60);
-    rate_limit
+    Some(rate_limit)
 }
 
 #[test]
 fn a_clean_call_is_served_with_its_trailers_and_a_large_message_arrives_intact() {
-    let fixture = serve(RateLimitConfig::disabled(), 64 * 1024, true);
+    let fixture = serve(None, 64 * 1024, true);
     let mut client = fixture.client();
 
     let reply = fixture
@@ -266,7 +267,7 @@ fn a_clean_call_is_served_with_its_trailers_and_a_large_message_arrives_intact()
 
 #[test]
 fn a_flagged_call_is_refused_and_its_evidence_quarantined() {
-    let fixture = serve(RateLimitConfig::disabled(), 64 * 1024, true);
+    let fixture = serve(None, 64 * 1024, true);
     let mut client = fixture.client();
     let marking = fixture.marking("injection", "high");
 
@@ -343,7 +344,7 @@ fn a_rate_limited_client_gets_a_status_and_is_not_served() {
 
 #[test]
 fn flagged_evidence_over_the_payload_cap_is_refused_as_too_large() {
-    let fixture = serve(RateLimitConfig::disabled(), 256, true);
+    let fixture = serve(None, 256, true);
     let mut client = fixture.client();
     let marking = fixture.marking("malware", "critical");
     let refused = fixture
@@ -371,7 +372,7 @@ fn flagged_evidence_over_the_payload_cap_is_refused_as_too_large() {
 #[cfg(not(feature = "tonic"))]
 #[test]
 fn without_the_peer_address_tonic_calls_have_no_client_key() {
-    let fixture = serve(RateLimitConfig::disabled(), 64 * 1024, false);
+    let fixture = serve(None, 64 * 1024, false);
     let mut client = fixture.client();
     fixture.echo(&mut client, "a", Vec::new(), None).unwrap();
     let marking = fixture.marking("injection", "low");
@@ -389,7 +390,7 @@ fn without_the_peer_address_tonic_calls_have_no_client_key() {
 #[cfg(feature = "tonic")]
 #[test]
 fn with_the_tonic_feature_calls_are_keyed_by_their_peer() {
-    let fixture = serve(RateLimitConfig::disabled(), 64 * 1024, false);
+    let fixture = serve(None, 64 * 1024, false);
     let mut client = fixture.client();
     let marking = fixture.marking("injection", "low");
     fixture

@@ -15,13 +15,13 @@
 //! intercept latency of each; the pool adds the cost of a `try_send`, never a wait.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tracehound::{
-    Category, EventKind, Exhaustion, HoundConfig, MaintenanceConfig, Outcome, RateLimitConfig,
-    Scent, Severity, Tracehound,
+    Category, EventKind, Exhaustion, HoundConfig, Outcome, Scent, Severity, Tracehound,
 };
 
 fn hound_program() -> PathBuf {
@@ -44,20 +44,18 @@ fn scents(n: usize) -> Vec<Scent> {
 }
 
 fn build(policy: Option<Exhaustion>, queue: usize) -> Tracehound {
-    let mut builder = Tracehound::builder()
-        .rate_limit(RateLimitConfig::disabled())
-        .maintenance(MaintenanceConfig::manual());
+    let mut builder = Tracehound::builder().rate_limit(None).maintenance(None);
     if let Some(policy) = policy {
         let mut hound = HoundConfig::new(hound_program());
-        hound.workers = 2;
+        hound.workers = NonZeroUsize::new(2).unwrap();
         hound.on_exhausted = policy;
-        hound.defer_queue = queue;
-        hound.rotate_after = 1_000_000;
+        hound.defer_queue = NonZeroUsize::new(queue).unwrap_or(NonZeroUsize::MIN);
+        hound.rotate_after = NonZeroU64::new(1_000_000).unwrap();
         builder = builder.hound(hound);
     }
     let mut quarantine = tracehound::QuarantineConfig::default();
-    quarantine.max_count = 1_000_000;
-    quarantine.max_bytes = 4_000_000_000;
+    quarantine.max_count = NonZeroUsize::new(1_000_000).unwrap();
+    quarantine.max_bytes = NonZeroUsize::new(4_000_000_000).unwrap();
     builder.quarantine(quarantine).build().unwrap()
 }
 

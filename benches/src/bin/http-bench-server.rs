@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tracehound::http::{HttpConfig, HttpPolicy, SignedVerdict};
-use tracehound::{Config, RateLimitConfig, Tracehound};
+use tracehound::{Config, Tracehound};
 
 const USAGE: &str = "usage: http-bench-server --framework axum|actix --layer on|off \
                      --addr 127.0.0.1:PORT --workers N";
@@ -119,7 +119,7 @@ impl Layer {
         let verdicts = SignedVerdict::new(secret.into_encoded_bytes())
             .map_err(|e| format!("TRACEHOUND_WAF_SECRET: {e}"))?;
         let mut config = Config::default();
-        config.rate_limit = RateLimitConfig::disabled();
+        config.rate_limit = None;
         let tracehound = Tracehound::builder()
             .config(config)
             .build()

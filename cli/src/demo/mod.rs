@@ -15,6 +15,7 @@ mod workload;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
@@ -77,6 +78,12 @@ impl Drop for TempDir {
     }
 }
 
+/// The hound pool's defer queue: as long as the default quarantine.
+const DEFER_QUEUE: NonZeroUsize = match NonZeroUsize::new(16_384) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
+
 pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(), String> {
     // Declared before the `Tracehound` so that it is removed after the log is closed.
     let (dir, temporary) = match audit_dir {
@@ -96,14 +103,14 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
     hound.args = vec!["hound".to_owned()];
     // Queued jobs hold their evidence weakly, so a queue as long as the quarantine costs
     // little: every piece of evidence gets a worker, or is skipped once evicted.
-    hound.defer_queue = 16_384;
+    hound.defer_queue = DEFER_QUEUE;
     config.hound = Some(hound);
     let tracehound = Tracehound::builder()
         .config(config)
         .build()
         .map_err(|e| format!("cannot build tracehound: {e}"))?;
     let subscription = tracehound
-        .subscribe(tracehound.config().events.max_queue)
+        .subscribe(tracehound.config().events.max_queue.get())
         .map_err(|e| format!("cannot subscribe: {e}"))?;
     let listener = thread::Builder::new()
         .name("demo-events".into())

@@ -32,6 +32,7 @@
 //! a WORM bucket); any checkpoint kept elsewhere exposes a rewrite through a failed
 //! consistency proof. Claimed times in records are the host's clock and are not trusted.
 
+mod config;
 mod error;
 mod head;
 mod log;
@@ -39,10 +40,12 @@ pub mod merkle;
 pub mod note;
 mod record;
 mod sealed;
+mod stats;
 mod storage;
 mod verify;
 pub(crate) mod writer;
 
+pub use self::config::{AuditConfig, FsyncPolicy};
 pub use self::error::{AuditError, VerifyError};
 pub use self::log::{Appended, AuditLog, OpenReport};
 pub use self::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
@@ -50,67 +53,5 @@ pub use self::record::{
     AuditRecord, EvidenceRecord, MAX_RECORD_LEN, RecordBody, RecordError, RecordType, ResetCause,
 };
 pub use self::sealed::{SealedEpoch, SealedEpochs};
+pub use self::stats::{AuditCounts, AuditStats, SealedStats};
 pub use self::verify::{EvidenceProof, VerifiedEvidence, verify};
-pub use crate::config::{AuditConfig, FsyncPolicy};
-
-/// Number of audit records of each type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AuditCounts {
-    /// Evidence entered the quarantine (including evidence dropped at once).
-    pub quarantined: u64,
-    /// Evidence removed to make room for higher-priority evidence.
-    pub evicted: u64,
-    /// New evidence that was itself the lowest priority and was not kept.
-    pub dropped: u64,
-    /// Evidence removed by `neutralize` or `flush`.
-    pub neutralized: u64,
-    /// Evidence removed by `purge`.
-    pub purged: u64,
-    /// Evidence removed by `replace`.
-    pub replaced: u64,
-    /// Evidence removed because it outlived the configured maximum age.
-    pub expired: u64,
-    /// Gap markers: runs of records the log could not take.
-    pub gaps: u64,
-    /// Epoch-start leaves.
-    pub epoch_starts: u64,
-    /// Finished hound jobs.
-    pub analysed: u64,
-    /// Reset leaves: epochs started over after stored history was found missing.
-    pub resets: u64,
-}
-
-impl AuditCounts {
-    /// Records that removed evidence from the quarantine.
-    pub fn removals(&self) -> u64 {
-        self.evicted + self.dropped + self.neutralized + self.purged + self.replaced + self.expired
-    }
-
-    /// All records.
-    pub fn total(&self) -> u64 {
-        self.quarantined
-            + self.removals()
-            + self.gaps
-            + self.epoch_starts
-            + self.analysed
-            + self.resets
-    }
-
-    pub(crate) fn count(&mut self, kind: RecordType) {
-        let slot = match kind {
-            RecordType::Quarantined => &mut self.quarantined,
-            RecordType::Evicted => &mut self.evicted,
-            RecordType::Dropped => &mut self.dropped,
-            RecordType::Neutralized => &mut self.neutralized,
-            RecordType::Purged => &mut self.purged,
-            RecordType::Replaced => &mut self.replaced,
-            RecordType::Expired => &mut self.expired,
-            RecordType::Gap => &mut self.gaps,
-            RecordType::EpochStart => &mut self.epoch_starts,
-            RecordType::Analysed => &mut self.analysed,
-            RecordType::Reset => &mut self.resets,
-        };
-        *slot += 1;
-    }
-}

@@ -19,23 +19,48 @@ use parking_lot::Mutex;
 use tracehound_codec::Digest;
 
 use super::record::{EvidenceRecord, MAX_INLINE_RECORD_LEN, encode_gap};
+use super::stats::{AuditStats, SealedStats};
 use super::{
     AuditCounts, AuditError, AuditLog, FsyncPolicy, OpenReport, ResetCause, SealedEpochs,
     SignedCheckpoint, merkle,
 };
 use crate::clock::{Clock, Timestamp};
-use crate::events::{EventBus, EventKind};
-use crate::quarantine::Changes;
-use crate::snapshot::{AuditStats, SealedStats};
+use crate::evidence::AuditLeaf;
 
-/// Where a record landed: its epoch and leaf index. Ordered by epoch, then index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub struct AuditLeaf {
-    /// The epoch (its origin is `<deployment>/tracehound/<epoch>`).
-    pub epoch: u64,
-    /// The leaf index within the epoch.
-    pub index: u64,
+/// What the log has to tell whoever assembled it; the facade turns each notice into an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// Records are being lost: the queue is full (published once per run of losses).
+    Unavailable,
+    /// A gap leaf now records `lost` records the log could not take.
+    GapRecorded { lost: u64, audit_leaf: AuditLeaf },
+    /// Writing, committing or signing failed (once per run of failures).
+    WriteFailed(AuditError),
+    /// A checkpoint was signed.
+    CheckpointSigned(SignedCheckpoint),
+    /// Opening the log cut a torn write.
+    TornTailCut { epoch: u64, bytes: u64 },
+    /// Opening the log found stored history missing and started over.
+    HistoryReset { epoch: u64, error: AuditError },
+    /// A sealed epoch failed verification.
+    EpochDamaged { epoch: u64, error: AuditError },
+}
+
+impl Notice {
+    /// Whether the notice is about the log's state before anyone could listen, so a listener
+    /// should keep it for those who come later.
+    pub(crate) fn is_lasting(&self) -> bool {
+        matches!(
+            self,
+            Notice::TornTailCut { .. } | Notice::HistoryReset { .. } | Notice::EpochDamaged { .. }
+        )
+    }
+}
+
+/// Who hears the writer's notices; must never block.
+pub(crate) trait Listener: Send + Sync + std::fmt::Debug {
+    /// Takes a notice dated `at`.
+    fn hear(&self, at: Timestamp, notice: Notice);
 }
 
 pub(crate) enum Message {
@@ -99,10 +124,10 @@ impl Sequencer {
     pub(crate) fn append(
         &mut self,
         record: &EvidenceRecord<'_>,
-        changes: &mut Changes,
+        notices: &mut impl FnMut(Notice),
     ) -> Option<AuditLeaf> {
-        if self.lost > 0 && self.gap_markers && !self.queue_gap(record.time, changes) {
-            return self.lose(record.time, changes);
+        if self.lost > 0 && self.gap_markers && !self.queue_gap(record.time, notices) {
+            return self.lose(record.time, notices);
         }
         if self.limit.is_some_and(|max| self.next >= max) {
             if self
@@ -110,7 +135,7 @@ impl Sequencer {
                 .try_send(Message::Rotate { at: record.time })
                 .is_err()
             {
-                return self.lose(record.time, changes);
+                return self.lose(record.time, notices);
             }
             self.epoch += 1;
             self.next = 1;
@@ -124,7 +149,7 @@ impl Sequencer {
                 Some(self.take_index())
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.lose(record.time, changes)
+                self.lose(record.time, notices)
             }
         }
     }
@@ -140,7 +165,7 @@ impl Sequencer {
         leaf
     }
 
-    fn queue_gap(&mut self, now: Timestamp, changes: &mut Changes) -> bool {
+    fn queue_gap(&mut self, now: Timestamp, notices: &mut impl FnMut(Notice)) -> bool {
         if self.limit.is_some_and(|max| self.next + 1 >= max) {
             // Let the rotation happen first; the gap goes in the new epoch.
             return true;
@@ -161,17 +186,17 @@ impl Sequencer {
         self.counts.gaps += 1;
         self.shared.gaps.fetch_add(1, Ordering::Relaxed);
         let leaf = self.take_index();
-        changes.push(|| EventKind::AuditGapRecorded {
+        notices(Notice::GapRecorded {
             lost,
             audit_leaf: leaf,
         });
         true
     }
 
-    fn lose(&mut self, at: Timestamp, changes: &mut Changes) -> Option<AuditLeaf> {
+    fn lose(&mut self, at: Timestamp, notices: &mut impl FnMut(Notice)) -> Option<AuditLeaf> {
         if self.lost == 0 {
             self.lost_first = at;
-            changes.push(|| EventKind::AuditUnavailable);
+            notices(Notice::Unavailable);
         }
         self.lost += 1;
         self.lost_last = at;
@@ -215,7 +240,7 @@ impl Sequencer {
 pub(crate) struct Writer {
     pub(crate) log: Arc<Mutex<AuditLog>>,
     pub(crate) shared: Arc<Shared>,
-    bus: Arc<EventBus>,
+    listener: Arc<dyn Listener>,
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
 }
@@ -224,9 +249,9 @@ pub(crate) struct Writer {
 pub(crate) fn start(
     log: AuditLog,
     queue: usize,
-    checkpoint_every: Duration,
+    checkpoint_every: Option<Duration>,
     gap_markers: bool,
-    bus: Arc<EventBus>,
+    listener: Arc<dyn Listener>,
     clock: Arc<dyn Clock>,
 ) -> std::io::Result<(Writer, Sequencer)> {
     let (tx, rx) = crossbeam_channel::bounded(queue);
@@ -254,7 +279,7 @@ pub(crate) fn start(
         rx,
         fsync,
         checkpoint_every,
-        bus: Arc::clone(&bus),
+        listener: Arc::clone(&listener),
         clock,
         retry: Vec::new(),
         last_commit: Instant::now(),
@@ -270,7 +295,7 @@ pub(crate) fn start(
         Writer {
             log,
             shared,
-            bus,
+            listener,
             tx,
             thread: Some(thread),
         },
@@ -289,7 +314,7 @@ fn publish_head(shared: &Shared, log: &AuditLog) {
 impl Writer {
     /// Counts a checkpoint signed at `at` and publishes it.
     pub(crate) fn signed(&self, checkpoint: &SignedCheckpoint, at: Timestamp) {
-        signed(&self.shared, &self.bus, checkpoint, at);
+        signed(&self.shared, &*self.listener, checkpoint, at);
     }
 
     /// The figures for a snapshot taken at `now`.
@@ -348,9 +373,9 @@ impl Writer {
                 bytes = report.torn_bytes,
                 "tracehound audit log: a torn write was cut on open"
             );
-            self.bus.publish_retained(
+            self.listener.hear(
                 now(),
-                EventKind::AuditTornTailCut {
+                Notice::TornTailCut {
                     epoch: report.epoch,
                     bytes: report.torn_bytes,
                 },
@@ -358,9 +383,9 @@ impl Writer {
         }
         if let Some(error) = &report.reset {
             *self.shared.reset.lock() = error.reset_cause();
-            self.bus.publish_retained(
+            self.listener.hear(
                 now(),
-                EventKind::AuditHistoryReset {
+                Notice::HistoryReset {
                     epoch: report.epoch,
                     error: error.clone(),
                 },
@@ -387,7 +412,7 @@ impl Writer {
             return Ok(());
         }
         let shared = Arc::clone(&self.shared);
-        let bus = Arc::clone(&self.bus);
+        let listener = Arc::clone(&self.listener);
         thread::Builder::new()
             .name("tracehound-audit-verify".into())
             .spawn(move || {
@@ -407,7 +432,7 @@ impl Writer {
                                 clock.now()
                             }))
                             .unwrap_or(Timestamp::EPOCH);
-                            bus.publish_retained(at, EventKind::AuditEpochDamaged { epoch, error });
+                            listener.hear(at, Notice::EpochDamaged { epoch, error });
                         }
                     }
                 }
@@ -433,8 +458,9 @@ struct Loop {
     shared: Arc<Shared>,
     rx: Receiver<Message>,
     fsync: FsyncPolicy,
-    checkpoint_every: Duration,
-    bus: Arc<EventBus>,
+    /// How often a checkpoint is signed when the log has grown; `None`: on demand only.
+    checkpoint_every: Option<Duration>,
+    listener: Arc<dyn Listener>,
     clock: Arc<dyn Clock>,
     /// Messages taken from the queue but not yet in the log (after a failed write).
     retry: Vec<Message>,
@@ -454,7 +480,7 @@ const MAX_WAITING: usize = 1024;
 /// Pause before retrying after a failure.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
-fn signed(shared: &Shared, bus: &EventBus, checkpoint: &SignedCheckpoint, at: Timestamp) {
+fn signed(shared: &Shared, listener: &dyn Listener, checkpoint: &SignedCheckpoint, at: Timestamp) {
     shared.checkpoints.fetch_add(1, Ordering::Relaxed);
     shared
         .last_checkpoint_at
@@ -462,7 +488,7 @@ fn signed(shared: &Shared, bus: &EventBus, checkpoint: &SignedCheckpoint, at: Ti
     shared
         .last_checkpoint_size
         .store(checkpoint.checkpoint().size, Ordering::Relaxed);
-    bus.publish(at, [EventKind::CheckpointSigned(checkpoint.clone())]);
+    listener.hear(at, Notice::CheckpointSigned(checkpoint.clone()));
 }
 
 impl Loop {
@@ -504,11 +530,8 @@ impl Loop {
         {
             wait = wait.min(every.saturating_sub(self.last_commit.elapsed()));
         }
-        if !self.checkpoint_every.is_zero() {
-            wait = wait.min(
-                self.checkpoint_every
-                    .saturating_sub(self.last_checkpoint.elapsed()),
-            );
+        if let Some(every) = self.checkpoint_every {
+            wait = wait.min(every.saturating_sub(self.last_checkpoint.elapsed()));
         }
         wait
     }
@@ -561,8 +584,9 @@ impl Loop {
                 Err(error) => self.fail(&error),
             }
         }
-        if !self.checkpoint_every.is_zero()
-            && self.last_checkpoint.elapsed() >= self.checkpoint_every
+        if self
+            .checkpoint_every
+            .is_some_and(|every| self.last_checkpoint.elapsed() >= every)
             && !self.uncommitted
         {
             self.last_checkpoint = Instant::now();
@@ -601,7 +625,7 @@ impl Loop {
     }
 
     fn signed(&self, checkpoint: &SignedCheckpoint) {
-        signed(&self.shared, &self.bus, checkpoint, self.now());
+        signed(&self.shared, &*self.listener, checkpoint, self.now());
     }
 
     fn fail(&mut self, error: &AuditError) {
@@ -613,12 +637,8 @@ impl Loop {
         if !self.reported {
             self.reported = true;
             tracing::error!(%error, "tracehound audit log write failed");
-            self.bus.publish(
-                self.now(),
-                [EventKind::AuditWriteFailed {
-                    error: error.clone(),
-                }],
-            );
+            self.listener
+                .hear(self.now(), Notice::WriteFailed(error.clone()));
         }
     }
 

@@ -38,8 +38,10 @@
 //! `analysed` audit leaf carrying the analysis digest, counters in
 //! [`Snapshot::hound`](crate::Snapshot), and an entry for
 //! [`Tracehound::analysis`](crate::Tracehound::analysis).
+mod analyses;
 mod analysis;
 mod analyzer;
+mod config;
 #[cfg(unix)]
 pub(crate) mod pool;
 #[cfg(not(unix))]
@@ -51,15 +53,16 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::quarantine::WeakEvidence;
+use crate::evidence::{AuditLeaf, WeakEvidence};
 use crate::scent::Severity;
 
+pub(crate) use analyses::Analyses;
 pub use analysis::{Indicators, PayloadSummary};
 pub use analyzer::{Analyzer, Facts, Input};
+pub use config::{Exhaustion, HoundConfig};
 pub use tracehound_codec::ipc::{Fact, FactValue, Finding, JobFailure, Report, SandboxStatus};
 pub use worker::serve;
 
-use crate::audit::writer::AuditLeaf;
 use crate::signature::Signature;
 use tracehound_codec::Digest;
 
@@ -195,11 +198,18 @@ pub struct Analysis {
 }
 
 /// The digest an `analysed` audit leaf commits to: the report without its job id, so the
-/// same evidence analysed twice gives the same digest.
-pub fn analysis_digest(report: &Report) -> Digest {
+/// same evidence analysed twice gives the same digest. `None` if the report cannot be put in
+/// `postcard` form, which no report the pool decoded from a worker can fail; the leaf then
+/// commits to no digest rather than to the digest of nothing.
+pub fn analysis_digest(report: &Report) -> Option<Digest> {
     let content = (report.decoded_size, report.decoded_hash, &report.findings);
-    let bytes = postcard::to_stdvec(&content).unwrap_or_default();
-    Digest::of(&bytes)
+    match postcard::to_stdvec(&content) {
+        Ok(bytes) => Some(Digest::of(&bytes)),
+        Err(error) => {
+            tracing::error!(%error, "tracehound could not encode an analysis report to digest it");
+            None
+        }
+    }
 }
 
 /// Hound pool counters, in [`Snapshot::hound`](crate::Snapshot).

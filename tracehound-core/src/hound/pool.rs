@@ -32,12 +32,12 @@ use tracehound_codec::ipc::{
     PROTOCOL_VERSION, WorkerLimits, WorkerMessage,
 };
 
-use crate::config::{Exhaustion, HoundConfig};
+use crate::evidence::EvidenceBytes;
 use crate::hound::{
     Completed, HoundOutcome, HoundSlot, HoundStats, HoundWorkers, LostWorker, Offered, Order, Sink,
     Violation, WorkerLoss,
 };
-use crate::quarantine::EvidenceBytes;
+use crate::hound::{Exhaustion, HoundConfig};
 
 /// Longest a slot thread sleeps in `poll` before it looks at the stop flag.
 const POLL_SLICE: Duration = Duration::from_millis(50);
@@ -153,24 +153,26 @@ impl Pool {
     /// Spawns the slot threads; each starts its worker at once, so workers are normally ready
     /// before the first job arrives (the build does not wait for them). A worker that fails to
     /// start is retried with backoff by its slot.
-    pub(crate) fn start(config: HoundConfig, sink: Sink) -> io::Result<Pool> {
+    /// `seed` drives the rotation jitter; the facade draws it from its injected randomness.
+    pub(crate) fn start(config: HoundConfig, sink: Sink, seed: u64) -> io::Result<Pool> {
         let capacity = match config.on_exhausted {
-            Exhaustion::Defer => config.defer_queue,
+            Exhaustion::Defer => config.defer_queue.get(),
             Exhaustion::Drop | Exhaustion::Escalate => 0,
         };
         let (tx, rx) = crossbeam_channel::bounded(capacity);
-        let mut seed = [0u8; 8];
-        getrandom::fill(&mut seed).map_err(io::Error::other)?;
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             live: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             next_job: AtomicU64::new(1),
             timings: Mutex::new(Timings::default()),
-            rng: Mutex::new(u64::from_le_bytes(seed) | 1),
+            // xorshift must not start at zero.
+            rng: Mutex::new(seed | 1),
             stop: AtomicBool::new(false),
             sink,
-            views: (0..config.workers).map(|_| SlotView::default()).collect(),
+            views: (0..config.workers.get())
+                .map(|_| SlotView::default())
+                .collect(),
             lost: Mutex::new(VecDeque::with_capacity(LOST_KEEP)),
             config,
         });
@@ -179,7 +181,7 @@ impl Pool {
             shared: Arc::clone(&shared),
             slots: Vec::new(),
         };
-        for index in 0..shared.config.workers {
+        for index in 0..shared.config.workers.get() {
             let shared = Arc::clone(&shared);
             let rx = rx.clone();
             let handle = thread::Builder::new()
@@ -194,7 +196,7 @@ impl Pool {
     pub(crate) fn offer(&self, order: Order) -> Offered {
         let counters = &self.shared.counters;
         counters.offered.fetch_add(1, Ordering::Relaxed);
-        if order.size > self.shared.config.max_job_bytes {
+        if order.size > self.shared.config.max_job_bytes.get() {
             counters.too_large.fetch_add(1, Ordering::Relaxed);
             return Offered::TooLarge;
         }
@@ -222,7 +224,7 @@ impl Pool {
         let jobs = self.jobs.as_ref();
         HoundStats {
             enabled: true,
-            workers: self.shared.config.workers,
+            workers: self.shared.config.workers.get(),
             live: self.shared.live.load(Ordering::Relaxed),
             busy: self.shared.busy.load(Ordering::Relaxed),
             queue_depth: jobs.map_or(0, Sender::len),
@@ -463,7 +465,7 @@ impl Slot {
         *state ^= *state >> 7;
         *state ^= *state << 17;
         let jitter = *state % config.rotation_jitter.saturating_add(1);
-        config.rotate_after.saturating_add(jitter)
+        config.rotate_after.get().saturating_add(jitter)
     }
 
     /// Ends the worker: gracefully (stdin closed, a short wait) for rotation, or at once.
@@ -655,8 +657,8 @@ impl Worker {
             version: PROTOCOL_VERSION,
             limits: WorkerLimits {
                 address_space: config.address_space,
-                cpu_seconds: config.cpu_seconds,
-                max_decoded: config.max_decoded,
+                cpu_seconds: config.cpu_seconds.get(),
+                max_decoded: config.max_decoded.get(),
                 max_frame: frame_cap(config),
             },
         });
@@ -870,7 +872,7 @@ fn cpu_time(pid: u32) -> Option<Duration> {
 
 /// The cap on frames to a worker: the largest job plus its fields.
 pub(crate) fn frame_cap(config: &HoundConfig) -> u32 {
-    u32::try_from(config.max_job_bytes.saturating_add(4096)).unwrap_or(u32::MAX)
+    u32::try_from(config.max_job_bytes.get().saturating_add(4096)).unwrap_or(u32::MAX)
 }
 
 fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {

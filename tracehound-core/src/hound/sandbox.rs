@@ -29,7 +29,7 @@
 use tracehound_codec::ipc::{SandboxStatus, WorkerLimits};
 
 /// Applies every layer it can and reports which took hold.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "sandbox"))]
 pub(crate) fn enter(limits: &WorkerLimits) -> SandboxStatus {
     let single_threaded = linux::thread_count() == Some(1);
     let unprivileged = linux::drop_privileges().is_ok();
@@ -48,14 +48,15 @@ pub(crate) fn enter(limits: &WorkerLimits) -> SandboxStatus {
     }
 }
 
-/// No sandbox exists for this platform: every layer reports absent, and a host that requires
-/// one (the default) refuses the worker.
-#[cfg(not(target_os = "linux"))]
+/// No sandbox exists for this platform, or the crate was built without its `sandbox`
+/// feature: every layer reports absent, and a host that requires one (the default) refuses
+/// the worker.
+#[cfg(not(all(target_os = "linux", feature = "sandbox")))]
 pub(crate) fn enter(_limits: &WorkerLimits) -> SandboxStatus {
     SandboxStatus::default()
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "sandbox"))]
 mod linux {
     use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::client_key::{ClientKeySource, IpPrefix};
-use crate::error::ConfigError;
+use crate::config::ConfigError;
 
 /// What to do when the configured client key source has no key for a request (no peer
 /// address, or the named header is missing).

@@ -23,7 +23,7 @@
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
 //! use tracehound::http::{Decision, Head, Headers, HttpConfig, HttpPolicy, SignedVerdict};
-//! use tracehound::{Config, RateLimitConfig, Tracehound};
+//! use tracehound::{Config, Tracehound};
 //!
 //! /// Headers as a list of (lowercase name, value).
 //! struct List(Vec<(&'static str, String)>);
@@ -34,7 +34,7 @@
 //! }
 //!
 //! let mut config = Config::default();
-//! config.rate_limit = RateLimitConfig::disabled();
+//! config.rate_limit = None;
 //! let tracehound = Tracehound::builder().config(config).build()?;
 //! let waf = SignedVerdict::new(b"0123456789abcdef0123456789abcdef".to_vec())?;
 //! let policy = HttpPolicy::new(tracehound, HttpConfig::default(), waf.clone())?;
@@ -76,7 +76,7 @@ pub use self::redact::{REDACTED, REDACTED_CARD};
 pub use self::verdict::{
     MAX_VERDICT_VALUES, MAX_VERDICTS, SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats,
 };
-use crate::error::ConfigError;
+use crate::config::ConfigError;
 use crate::{Admitted, Outcome, Scent, SourceKey, ThreatSignal, Tracehound};
 use client_key::Key;
 use redact::Names;
@@ -719,8 +719,10 @@ impl HttpPolicy {
                 .saturating_add(u64::from(retry_after.subsec_nanos() > 0))
                 .max(1);
             headers.push(("retry-after", seconds.to_string()));
-            if self.config.rate_limit_headers {
-                let quota = &self.tracehound.config().rate_limit;
+            // A source is limited only under a configured quota.
+            if self.config.rate_limit_headers
+                && let Some(quota) = &self.tracehound.config().rate_limit
+            {
                 headers.push(("x-ratelimit-limit", quota.requests.to_string()));
                 headers.push(("x-ratelimit-remaining", "0".to_owned()));
                 headers.push(("x-ratelimit-reset", seconds.to_string()));

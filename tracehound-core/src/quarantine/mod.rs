@@ -6,127 +6,29 @@
 //! insert, an eviction or a removal costs O(log n) whatever the fill. New evidence that would
 //! itself be the first victim is not kept and evicts nothing ([`Outcome::Dropped`]).
 //!
-//! Every change is written to the audit log by the same call that makes it, under the same
-//! lock, so the log's order is the quarantine's order.
+//! Every change is reported to a [`Journal`] by the same call that makes it, so whoever keeps
+//! the journal under the quarantine's lock (the facade's vault, writing the audit log) records
+//! changes in the quarantine's order. The quarantine itself knows nothing of the log or of
+//! events.
 //!
 //! [`Outcome::Dropped`]: crate::Outcome::Dropped
 
+mod config;
+
+pub use self::config::QuarantineConfig;
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tracehound_codec::Digest;
-use zeroize::Zeroize;
 
-use crate::audit::writer::{AuditLeaf, Sequencer};
-use crate::audit::{EvidenceRecord, RecordType};
 use crate::clock::Timestamp;
-use crate::events::EventKind;
+use crate::evidence::{AuditLeaf, EvictionCause, EvidenceBytes, PurgeReason, Receipt, Removed};
 use crate::scent::{Severity, SourceKey};
 use crate::signature::Signature;
 
-/// An immutable copy of what the quarantine holds about one piece of evidence: never a
-/// handle into the buffer, so nothing a caller does with it can disturb the quarantine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Receipt {
-    signature: Signature,
-    size: usize,
-    severity: Severity,
-    captured: Timestamp,
-    source: SourceKey,
-    audit_leaf: Option<AuditLeaf>,
-}
-
-impl Receipt {
-    /// The evidence signature.
-    pub fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// SHA-256 of the canonical payload.
-    pub fn evidence_hash(&self) -> &Digest {
-        self.signature.digest()
-    }
-
-    /// Bytes stored for this evidence: the length of its canonical payload.
-    pub fn size(&self) -> usize {
-        self.size
-    }
-
-    /// Severity given by the detector.
-    pub fn severity(&self) -> Severity {
-        self.severity
-    }
-
-    /// Capture time (never later than the moment it was quarantined).
-    pub fn captured(&self) -> Timestamp {
-        self.captured
-    }
-
-    /// Source key of the scent it came from.
-    pub fn source(&self) -> &SourceKey {
-        &self.source
-    }
-
-    /// Index of the audit leaf that recorded its entry into the quarantine.
-    pub fn audit_leaf(&self) -> Option<AuditLeaf> {
-        self.audit_leaf
-    }
-}
-
-/// Evidence taken out of the quarantine by an operation, with the audit leaf recording it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removed {
-    evidence: Receipt,
-    audit_leaf: Option<AuditLeaf>,
-}
-
-impl Removed {
-    /// The evidence as it was held.
-    pub fn evidence(&self) -> &Receipt {
-        &self.evidence
-    }
-
-    /// Index of the audit leaf that recorded the removal.
-    pub fn audit_leaf(&self) -> Option<AuditLeaf> {
-        self.audit_leaf
-    }
-}
-
-/// Why evidence was purged; recorded in the audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PurgeReason {
-    /// Its analysis timed out.
-    Timeout,
-    /// Its analysis failed.
-    Error,
-    /// Its handling was abandoned.
-    Abort,
-    /// A panic policy discarded it.
-    Panic,
-    /// A data-subject or legal erasure request.
-    Erasure,
-    /// An operator removed it.
-    Manual,
-}
-
-impl PurgeReason {
-    /// The code written in audit records.
-    pub const fn code(self) -> u8 {
-        match self {
-            PurgeReason::Timeout => 1,
-            PurgeReason::Error => 2,
-            PurgeReason::Abort => 3,
-            PurgeReason::Panic => 4,
-            PurgeReason::Erasure => 5,
-            PurgeReason::Manual => 6,
-        }
-    }
-}
-
-/// Why a removal happened: what the audit record and the event say.
-#[derive(Debug, Clone, Copy)]
+/// Why a removal happened: what its audit record and event say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Removal {
     Evicted(EvictionCause),
     Neutralized { flush: bool },
@@ -135,71 +37,39 @@ pub(crate) enum Removal {
     Expired,
 }
 
-impl Removal {
-    fn record(self, evidence: &Receipt, now: Timestamp) -> EvidenceRecord<'_> {
-        let (kind, reason, digest) = match self {
-            Removal::Evicted(cause) => (RecordType::Evicted, cause.code(), None),
-            Removal::Neutralized { flush } => (RecordType::Neutralized, u8::from(flush), None),
-            Removal::Purged(reason) => (RecordType::Purged, reason.code(), None),
-            Removal::Replaced { by } => (RecordType::Replaced, 0, Some(by)),
-            Removal::Expired => (RecordType::Expired, 0, None),
-        };
-        EvidenceRecord {
-            kind,
-            time: now,
-            signature: &evidence.signature,
-            size: evidence.size as u64,
-            severity: evidence.severity,
-            reason,
-            digest,
-        }
-    }
-
-    fn event(self, evidence: Receipt, audit_leaf: Option<AuditLeaf>) -> EventKind {
-        match self {
-            Removal::Evicted(cause) => EventKind::EvidenceEvicted {
-                evidence,
-                cause,
-                audit_leaf,
-            },
-            Removal::Neutralized { .. } => EventKind::EvidenceNeutralized {
-                evidence,
-                audit_leaf,
-            },
-            Removal::Purged(reason) => EventKind::EvidencePurged {
-                evidence,
-                reason,
-                audit_leaf,
-            },
-            Removal::Replaced { .. } => EventKind::EvidenceReplaced {
-                evidence,
-                audit_leaf,
-            },
-            Removal::Expired => EventKind::EvidenceExpired {
-                evidence,
-                audit_leaf,
-            },
-        }
-    }
+/// One change to the quarantine, reported to its [`Journal`] by the call that makes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    /// New evidence was kept; `receipt` has no audit leaf yet: the journal's answer is it.
+    Kept { receipt: &'a Receipt, at: Timestamp },
+    /// New evidence ranked below everything that would have had to make room, so it was not
+    /// kept; `cause` is the cap that would have needed room.
+    Dropped {
+        receipt: &'a Receipt,
+        cause: EvictionCause,
+        at: Timestamp,
+    },
+    /// Held evidence was taken out. `bytes` is its last strong handle but this one: a
+    /// journal that keeps a clone (to evacuate it to cold storage) keeps the bytes alive
+    /// until it lets go, and they are wiped then.
+    Removed {
+        receipt: &'a Receipt,
+        #[cfg_attr(
+            not(test),
+            expect(dead_code, reason = "the seam cold storage's evacuator plugs into")
+        )]
+        bytes: &'a EvidenceBytes,
+        removal: Removal,
+        at: Timestamp,
+    },
 }
 
-/// Which cap made an eviction necessary; the audit reason code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EvictionCause {
-    /// The buffer held `max_count` pieces of evidence.
-    Count,
-    /// The buffer would have held more than `max_bytes`.
-    Bytes,
-}
-
-impl EvictionCause {
-    fn code(self) -> u8 {
-        match self {
-            EvictionCause::Count => 1,
-            EvictionCause::Bytes => 2,
-        }
-    }
+/// Where the quarantine reports its changes: the seam between the buffer and whatever
+/// records its history (the facade's vault turns each change into audit leaves and events).
+/// The answer is the audit leaf that recorded the change, if one did.
+pub(crate) trait Journal {
+    /// Records `change`, which has already been made.
+    fn record(&mut self, change: Change<'_>) -> Option<AuditLeaf>;
 }
 
 /// New evidence, ready to be inserted. Its `Debug` shows the size of the bytes, not them.
@@ -231,80 +101,8 @@ pub(crate) enum Inserted {
     Dropped(Signature),
 }
 
-/// Events collected while the lock is held, published after it is released. Collects
-/// nothing (and allocates nothing) when no one is subscribed.
-#[derive(Debug, Default)]
-pub(crate) struct Changes {
-    pub(crate) wanted: bool,
-    pub(crate) events: Vec<EventKind>,
-    /// The time the audit records were written with; events carry the same.
-    pub(crate) at: Option<Timestamp>,
-}
-
-impl Changes {
-    pub(crate) fn push(&mut self, make: impl FnOnce() -> EventKind) {
-        if self.wanted {
-            self.events.push(make());
-        }
-    }
-}
-
 /// Per-severity counters, indexed by [`Severity::rank`].
 pub(crate) type SeverityCounts = [usize; 4];
-
-/// Evidence bytes, wiped when the last handle is dropped: payloads can carry a victim's data
-/// (a password in a form, a token in a header), and freed memory is not a place to leave it.
-/// Shared so that work on them (verification, later analysis) happens outside the lock.
-#[derive(Clone)]
-pub(crate) struct EvidenceBytes(Arc<Held>);
-
-/// The bytes themselves; wiped when the last strong handle goes, whatever weak handles remain.
-struct Held(Box<[u8]>);
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
-impl EvidenceBytes {
-    pub(crate) fn new(bytes: &[u8]) -> Self {
-        EvidenceBytes(Arc::new(Held(Box::from(bytes))))
-    }
-
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        &self.0.0
-    }
-
-    /// A handle that does not keep the bytes alive: a queued hound job must not hold evidence
-    /// the quarantine has evicted or erased.
-    pub(crate) fn downgrade(&self) -> WeakEvidence {
-        WeakEvidence(Arc::downgrade(&self.0))
-    }
-}
-
-impl std::fmt::Debug for EvidenceBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EvidenceBytes({} bytes)", self.0.0.len())
-    }
-}
-
-/// See [`EvidenceBytes::downgrade`].
-#[derive(Clone)]
-pub(crate) struct WeakEvidence(std::sync::Weak<Held>);
-
-impl WeakEvidence {
-    /// The bytes, if something still holds them.
-    pub(crate) fn upgrade(&self) -> Option<EvidenceBytes> {
-        self.0.upgrade().map(EvidenceBytes)
-    }
-}
-
-impl std::fmt::Debug for WeakEvidence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WeakEvidence")
-    }
-}
 
 /// What is held per signature. The signature itself is the map key, so it is not repeated
 /// here: the smaller the entries, the fewer cache lines an eviction touches.
@@ -430,14 +228,12 @@ impl Quarantine {
         &mut self,
         candidate: Candidate<'_>,
         clock: impl FnOnce() -> Timestamp,
-        log: &mut Sequencer,
-        changes: &mut Changes,
+        journal: &mut impl Journal,
     ) -> Inserted {
         if self.contains(&candidate.signature) {
             return Inserted::Duplicate(candidate.signature);
         }
         let now = clock();
-        changes.at = Some(now);
         // A capture time in the future would let a caller dodge eviction and expiry.
         let captured = candidate.captured.map_or(now, |at| at.min(now));
         let size = candidate.bytes.len();
@@ -450,27 +246,23 @@ impl Quarantine {
         };
         let plan = self.plan_evictions(size, priority);
 
-        let record = |kind, reason| EvidenceRecord {
-            kind,
-            time: now,
-            signature: &candidate.signature,
-            size: size as u64,
+        let mut receipt = Receipt {
+            signature: candidate.signature,
+            size,
             severity: candidate.severity,
-            reason,
-            digest: None,
+            captured,
+            source: candidate.source.clone(),
+            audit_leaf: None,
         };
         let Some(victims) = plan.victims else {
             // Lower priority than everything that would have to make room: not kept, and
             // nothing is evicted for it.
-            log.append(&record(RecordType::Quarantined, 0), changes);
-            let audit_leaf = log.append(&record(RecordType::Dropped, plan.cause.code()), changes);
-            changes.push(|| EventKind::EvidenceDropped {
-                signature: candidate.signature.clone(),
-                severity: candidate.severity,
-                size,
-                audit_leaf,
+            journal.record(Change::Dropped {
+                receipt: &receipt,
+                cause: plan.cause,
+                at: now,
             });
-            return Inserted::Dropped(candidate.signature);
+            return Inserted::Dropped(receipt.signature);
         };
         for i in 0..victims {
             let cause = if i < plan.need_count {
@@ -479,39 +271,33 @@ impl Quarantine {
                 EvictionCause::Bytes
             };
             if let Some((_, (sig, _))) = self.by_priority.pop_first() {
-                self.take(&sig, Removal::Evicted(cause), now, log, changes);
+                self.take(&sig, Removal::Evicted(cause), now, journal);
             }
         }
-        let audit_leaf = log.append(&record(RecordType::Quarantined, 0), changes);
-        let receipt = Receipt {
-            signature: candidate.signature.clone(),
-            size,
-            severity: candidate.severity,
-            captured,
-            source: candidate.source.clone(),
-            audit_leaf,
-        };
-        self.by_priority
-            .insert(priority, (candidate.signature.clone(), size));
+        receipt.audit_leaf = journal.record(Change::Kept {
+            receipt: &receipt,
+            at: now,
+        });
+        let signature = receipt.signature.clone();
+        self.by_priority.insert(priority, (signature.clone(), size));
         if let Some(by_age) = &mut self.by_age {
-            by_age.insert((captured, seq), candidate.signature.clone());
+            by_age.insert((captured, seq), signature.clone());
         }
-        let rank = usize::from(candidate.severity.rank());
+        let rank = usize::from(receipt.severity.rank());
         self.bytes += size;
         self.by_severity[rank] += 1;
         self.bytes_by_severity[rank] += size;
         self.entries.insert(
-            candidate.signature,
+            signature,
             Entry {
                 bytes: EvidenceBytes::new(candidate.bytes),
-                severity: candidate.severity,
+                severity: receipt.severity,
                 captured,
-                source: candidate.source.clone(),
-                audit_leaf,
+                source: receipt.source.clone(),
+                audit_leaf: receipt.audit_leaf,
                 seq,
             },
         );
-        changes.push(|| EventKind::EvidenceQuarantined(receipt.clone()));
         Inserted::Kept(receipt)
     }
 
@@ -563,31 +349,19 @@ impl Quarantine {
         signature: &Signature,
         removal: Removal,
         now: Timestamp,
-        log: &mut Sequencer,
-        changes: &mut Changes,
+        journal: &mut impl Journal,
     ) -> Option<Removed> {
         let priority = self.entries.get(signature)?.priority();
         self.by_priority.remove(&priority);
-        self.take(signature, removal, now, log, changes)
+        self.take(signature, removal, now, journal)
     }
 
     /// Neutralizes everything, lowest priority first.
-    pub(crate) fn flush(
-        &mut self,
-        now: Timestamp,
-        log: &mut Sequencer,
-        changes: &mut Changes,
-    ) -> Vec<Removed> {
+    pub(crate) fn flush(&mut self, now: Timestamp, journal: &mut impl Journal) -> Vec<Removed> {
         let mut removed = Vec::with_capacity(self.entries.len());
         while let Some((_, (sig, _))) = self.by_priority.first_key_value() {
             let sig = sig.clone();
-            match self.remove(
-                &sig,
-                Removal::Neutralized { flush: true },
-                now,
-                log,
-                changes,
-            ) {
+            match self.remove(&sig, Removal::Neutralized { flush: true }, now, journal) {
                 Some(r) => removed.push(r),
                 None => break,
             }
@@ -600,8 +374,7 @@ impl Quarantine {
         &mut self,
         max_age: Duration,
         now: Timestamp,
-        log: &mut Sequencer,
-        changes: &mut Changes,
+        journal: &mut impl Journal,
     ) -> Vec<Removed> {
         let mut expired = Vec::new();
         while let Some((&(captured, _), sig)) =
@@ -611,7 +384,7 @@ impl Quarantine {
                 break;
             }
             let sig = sig.clone();
-            match self.remove(&sig, Removal::Expired, now, log, changes) {
+            match self.remove(&sig, Removal::Expired, now, journal) {
                 Some(r) => expired.push(r),
                 None => break,
             }
@@ -626,8 +399,7 @@ impl Quarantine {
         signature: &Signature,
         removal: Removal,
         now: Timestamp,
-        log: &mut Sequencer,
-        changes: &mut Changes,
+        journal: &mut impl Journal,
     ) -> Option<Removed> {
         let (signature, entry) = self.entries.remove_entry(signature)?;
         if let Some(by_age) = &mut self.by_age {
@@ -639,9 +411,12 @@ impl Quarantine {
         self.by_severity[rank] -= 1;
         self.bytes_by_severity[rank] -= size;
         let receipt = entry.receipt(signature);
-        let audit_leaf = log.append(&removal.record(&receipt, now), changes);
-        changes.at = Some(now);
-        changes.push(|| removal.event(receipt.clone(), audit_leaf));
+        let audit_leaf = journal.record(Change::Removed {
+            receipt: &receipt,
+            bytes: &entry.bytes,
+            removal,
+            at: now,
+        });
         Some(Removed {
             evidence: receipt,
             audit_leaf,
@@ -661,37 +436,73 @@ mod tests {
     use super::*;
     use crate::scent::Category;
 
+    /// What a change said, owned; the journal numbers every record it is given.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Said {
+        Kept(Signature),
+        Dropped(Signature, EvictionCause),
+        Removed(Signature, Removal),
+    }
+
+    /// Numbers leaves as the vault's journal does: a dropped newcomer takes two (its entry,
+    /// then its drop), every other change one.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        said: Vec<(Said, Timestamp)>,
+        next: u64,
+    }
+
+    impl Journal for Recorder {
+        fn record(&mut self, change: Change<'_>) -> Option<AuditLeaf> {
+            let (said, at, leaves) = match change {
+                Change::Kept { receipt, at } => (Said::Kept(receipt.signature.clone()), at, 1),
+                Change::Dropped { receipt, cause, at } => {
+                    (Said::Dropped(receipt.signature.clone(), cause), at, 2)
+                }
+                Change::Removed {
+                    receipt,
+                    bytes,
+                    removal,
+                    at,
+                } => {
+                    assert_eq!(bytes.as_slice().len(), receipt.size, "the removed bytes");
+                    (Said::Removed(receipt.signature.clone(), removal), at, 1)
+                }
+            };
+            self.said.push((said, at));
+            self.next += leaves;
+            Some(AuditLeaf {
+                epoch: 1,
+                index: self.next - 1,
+            })
+        }
+    }
+
     struct Fixture {
         quarantine: Quarantine,
-        log: Sequencer,
-        _queue: crossbeam_channel::Receiver<crate::audit::writer::Message>,
+        journal: Recorder,
         source: SourceKey,
     }
 
     impl Fixture {
         fn new(max_count: usize, max_bytes: usize) -> Self {
-            let sequencer = Sequencer::for_tests(10_000);
             Self {
                 quarantine: Quarantine::new(max_count, max_bytes, false),
-                log: sequencer.0,
-                _queue: sequencer.1,
+                journal: Recorder::default(),
                 source: SourceKey::new("s"),
             }
         }
 
-        /// Inserts `size` bytes named `n` at `severity`, captured at `captured` ms.
+        /// Inserts `size` bytes named `n` at `severity`, captured at `captured` ms; returns
+        /// what the insert reported.
         fn insert(
             &mut self,
             n: u8,
             size: usize,
             severity: Severity,
             captured: u64,
-        ) -> (Inserted, Vec<EventKind>) {
+        ) -> (Inserted, Vec<Said>) {
             let bytes = vec![n; size];
-            let mut changes = Changes {
-                wanted: true,
-                ..Changes::default()
-            };
             let candidate = Candidate {
                 signature: Signature::new(Category::Spam, Digest::of(&bytes)),
                 bytes: &bytes,
@@ -700,10 +511,14 @@ mod tests {
                 source: &self.source,
             };
             let now = Timestamp::from_unix_millis(1_000);
-            let inserted = self
-                .quarantine
-                .insert(candidate, || now, &mut self.log, &mut changes);
-            (inserted, changes.events)
+            let before = self.journal.said.len();
+            let inserted = self.quarantine.insert(candidate, || now, &mut self.journal);
+            let said = self.journal.said[before..].iter();
+            assert!(
+                said.clone().all(|(_, at)| *at == now),
+                "one time per change"
+            );
+            (inserted, said.map(|(said, _)| said.clone()).collect())
         }
     }
 
@@ -717,18 +532,23 @@ mod tests {
             ));
         }
         // Full by count and by bytes: 20 more bytes need one slot and 20 bytes.
-        let (inserted, events) = f.insert(9, 20, Severity::High, 100);
-        assert!(matches!(inserted, Inserted::Kept(_)));
-        let causes: Vec<EvictionCause> = events
+        let (inserted, said) = f.insert(9, 20, Severity::High, 100);
+        let Inserted::Kept(receipt) = inserted else {
+            panic!("kept")
+        };
+        let causes: Vec<EvictionCause> = said
             .iter()
-            .filter_map(|e| match e {
-                EventKind::EvidenceEvicted { cause, .. } => Some(*cause),
+            .filter_map(|s| match s {
+                Said::Removed(_, Removal::Evicted(cause)) => Some(*cause),
                 _ => None,
             })
             .collect();
         assert_eq!(causes, [EvictionCause::Count, EvictionCause::Bytes]);
+        // Victims are recorded before the newcomer, whose receipt names its own leaf.
+        assert_eq!(said.last(), Some(&Said::Kept(receipt.signature.clone())));
+        assert_eq!(said.len(), 3);
+        assert_eq!(receipt.audit_leaf.map(|l| l.index), Some(5));
         assert_eq!((f.quarantine.len(), f.quarantine.bytes()), (2, 30));
-        assert_eq!(f.log.counts().evicted, 2);
     }
 
     #[test]
@@ -739,29 +559,19 @@ mod tests {
         }
         let before = f.quarantine.list();
         // Same severity, captured before everything held: it ranks lowest.
-        let (inserted, events) = f.insert(7, 10, Severity::Low, 5);
-        assert!(matches!(inserted, Inserted::Dropped(_)));
+        let (inserted, said) = f.insert(7, 10, Severity::Low, 5);
+        let Inserted::Dropped(signature) = inserted else {
+            panic!("dropped")
+        };
         assert_eq!(f.quarantine.list(), before);
-        assert!(matches!(
-            events.as_slice(),
-            [EventKind::EvidenceDropped {
-                audit_leaf: Some(AuditLeaf { index: 4, .. }),
-                ..
-            }]
-        ));
-        let counts = f.log.counts();
-        assert_eq!(
-            (counts.quarantined, counts.dropped, counts.evicted),
-            (4, 1, 0)
-        );
+        assert_eq!(said, [Said::Dropped(signature, EvictionCause::Count)]);
     }
 
     #[test]
-    fn without_subscribers_no_event_is_built() {
-        let mut f = Fixture::new(1, 1_000);
+    fn a_duplicate_reports_nothing_and_reads_no_clock() {
+        let mut f = Fixture::new(3, 1_000);
         f.insert(1, 10, Severity::Low, 1);
-        let mut changes = Changes::default();
-        let bytes = [2u8; 10];
+        let bytes = vec![1u8; 10];
         let candidate = Candidate {
             signature: Signature::new(Category::Spam, Digest::of(&bytes)),
             bytes: &bytes,
@@ -769,10 +579,12 @@ mod tests {
             captured: None,
             source: &f.source,
         };
-        let now = Timestamp::from_unix_millis(2_000);
-        f.quarantine
-            .insert(candidate, || now, &mut f.log, &mut changes);
-        assert!(changes.events.is_empty() && changes.events.capacity() == 0);
-        assert_eq!(changes.at, Some(now), "records and events share one time");
+        let inserted = f.quarantine.insert(
+            candidate,
+            || panic!("a duplicate must not read the clock"),
+            &mut f.journal,
+        );
+        assert!(matches!(inserted, Inserted::Duplicate(_)));
+        assert_eq!(f.journal.said.len(), 1);
     }
 }

@@ -6,6 +6,10 @@
 //! open (a torn tail cut, a reset) and damaged sealed epochs are kept and replayed to every
 //! new subscription, because they happen before anyone can subscribe.
 
+mod config;
+
+pub use self::config::EventsConfig;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,12 +17,12 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
-use crate::audit::writer::AuditLeaf;
+use crate::audit::writer::{Listener, Notice};
 use crate::audit::{AuditError, SignedCheckpoint};
 use crate::clock::Timestamp;
-use crate::error::Error;
+use crate::error::{Error, SubscribeError};
+use crate::evidence::{AuditLeaf, EvictionCause, PurgeReason, Receipt};
 use crate::hound::Analysis;
-use crate::quarantine::{EvictionCause, PurgeReason, Receipt};
 use crate::scent::{Category, Severity, SourceKey};
 use crate::signature::Signature;
 
@@ -306,9 +310,9 @@ impl EventBus {
         self.active.load(Ordering::Relaxed) > 0
     }
 
-    pub(crate) fn subscribe(&self, capacity: usize) -> Result<Subscription, Error> {
+    pub(crate) fn subscribe(&self, capacity: usize) -> Result<Subscription, SubscribeError> {
         if capacity == 0 || capacity > self.max_queue {
-            return Err(Error::InvalidSubscriberCapacity {
+            return Err(SubscribeError::InvalidCapacity {
                 max: self.max_queue,
             });
         }
@@ -316,7 +320,7 @@ impl EventBus {
         subscribers.retain(|s| !s.is_closed());
         if subscribers.len() >= self.max_subscribers {
             self.active.store(subscribers.len(), Ordering::Relaxed);
-            return Err(Error::TooManySubscribers {
+            return Err(SubscribeError::TooMany {
                 max: self.max_subscribers,
             });
         }
@@ -407,6 +411,34 @@ impl EventBus {
             subscribers: self.active.load(Ordering::Relaxed),
             published: self.next_id.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl From<Notice> for EventKind {
+    fn from(notice: Notice) -> Self {
+        match notice {
+            Notice::Unavailable => EventKind::AuditUnavailable,
+            Notice::GapRecorded { lost, audit_leaf } => {
+                EventKind::AuditGapRecorded { lost, audit_leaf }
+            }
+            Notice::WriteFailed(error) => EventKind::AuditWriteFailed { error },
+            Notice::CheckpointSigned(checkpoint) => EventKind::CheckpointSigned(checkpoint),
+            Notice::TornTailCut { epoch, bytes } => EventKind::AuditTornTailCut { epoch, bytes },
+            Notice::HistoryReset { epoch, error } => EventKind::AuditHistoryReset { epoch, error },
+            Notice::EpochDamaged { epoch, error } => EventKind::AuditEpochDamaged { epoch, error },
+        }
+    }
+}
+
+/// The audit writer's notices become events; those about the log's state before anyone could
+/// subscribe are kept for every later subscription.
+impl Listener for EventBus {
+    fn hear(&self, at: Timestamp, notice: Notice) {
+        if notice.is_lasting() {
+            self.publish_retained(at, notice.into());
+        } else {
+            self.publish(at, [notice.into()]);
         }
     }
 }

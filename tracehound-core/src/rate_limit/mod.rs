@@ -22,9 +22,12 @@ use governor::state::StateStore;
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 
+mod config;
+
+pub use self::config::RateLimitConfig;
+
 use crate::clock::Clock;
-use crate::config::RateLimitConfig;
-use crate::error::ConfigError;
+use crate::config::ConfigError;
 use crate::scent::SourceKey;
 
 /// Most shards a store is split into.
@@ -65,7 +68,7 @@ impl RateLimiter {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ConfigError> {
         let quota = config.quota()?;
-        let store = KeyStore::new(config.max_keys, quota, config.block);
+        let store = KeyStore::new(config.max_keys.get(), quota, config.block);
         let clock = GovClock {
             clock,
             origin: Arc::new(OnceLock::new()),
@@ -460,6 +463,8 @@ impl Shard {
 
 #[cfg(test)]
 mod tests {
+    use std::num::{NonZeroU32, NonZeroUsize};
+
     use super::*;
     use crate::clock::{ManualClock, Timestamp};
 
@@ -471,11 +476,11 @@ mod tests {
     ) -> (RateLimiter, ManualClock) {
         let clock = ManualClock::new(Timestamp::from_unix_millis(1_700_000_000_000));
         let config = RateLimitConfig {
-            requests,
+            requests: NonZeroU32::new(requests).unwrap(),
             window,
             burst: None,
             block,
-            max_keys,
+            max_keys: NonZeroUsize::new(max_keys).unwrap(),
             ..RateLimitConfig::default()
         };
         (
@@ -514,9 +519,9 @@ mod tests {
     fn burst_smaller_than_quota_with_and_without_a_block() {
         // 10 per 10 s is one per second; a burst of 2 allows two at once.
         let config = |block| RateLimitConfig {
-            requests: 10,
+            requests: NonZeroU32::new(10).unwrap(),
             window: Duration::from_secs(10),
-            burst: Some(2),
+            burst: NonZeroU32::new(2),
             block,
             ..RateLimitConfig::default()
         };
