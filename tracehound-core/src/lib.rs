@@ -92,6 +92,8 @@ mod error;
 mod events;
 pub mod hound;
 pub mod http;
+#[doc(hidden)]
+pub mod internal;
 mod quarantine;
 mod rate_limit;
 mod scent;
