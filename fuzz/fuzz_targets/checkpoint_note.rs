@@ -12,9 +12,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracehound::audit::merkle::{self, leaf_hash};
+use tracehound::audit::merkle::leaf_hash;
 use tracehound::audit::note::{self, Checkpoint, NoteSigner, SignedCheckpoint, TlogProof};
 use tracehound::audit::{AuditRecord, EvidenceProof, VerifierKey};
+use tracehound::internal::merkle::{inclusion_proof, subtree_root};
 use tracehound_codec::Digest;
 use tracehound_fuzz::{DEPLOYMENT, Keys, MemoryTree, keys};
 
@@ -160,8 +161,8 @@ fn evidence_bundle(data: &[u8], keys: &Keys) {
         })
         .collect();
     let tree = MemoryTree::new(leaves);
-    let root = merkle::subtree_root(&tree, 0, size).expect("the tree holds every node");
-    let proof = merkle::inclusion_proof(&tree, index, size).expect("index < size");
+    let root = subtree_root(&tree, 0, size).expect("the tree holds every node");
+    let proof = inclusion_proof(&tree, index, size).expect("index < size");
     let origin = format!("{DEPLOYMENT}/tracehound/{epoch}");
     let checkpoint = Checkpoint::new(origin.clone(), size, root);
     let signed = SignedCheckpoint::sign(checkpoint.clone(), &keys.signer)

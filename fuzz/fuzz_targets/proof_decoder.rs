@@ -12,7 +12,11 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use tracehound::audit::merkle::{self, GenerateError, ProofError};
+use tracehound::audit::merkle::{self, ProofError};
+use tracehound::internal::merkle::{
+    GenerateError, consistency_proof, consistency_proof_len, inclusion_proof, inclusion_proof_len,
+    root_from_inclusion, subtree_root,
+};
 use tracehound_codec::Digest;
 use tracehound_fuzz::{
     MemoryTree, reference_root, reference_verify_consistency, reference_verify_inclusion,
@@ -137,7 +141,7 @@ fn untrusted_hashes(input: &Hashes) {
         inclusion.is_ok(),
         reference_verify_inclusion(&leaf_hash, index, size, &proof, &root)
     );
-    if let Ok(computed) = merkle::root_from_inclusion(&leaf_hash, index, size, &proof) {
+    if let Ok(computed) = root_from_inclusion(&leaf_hash, index, size, &proof) {
         assert_eq!(computed == root, inclusion.is_ok());
     }
 
@@ -151,7 +155,7 @@ fn untrusted_hashes(input: &Hashes) {
 
 /// A rejection names the right reason: range first, then proof length.
 fn check_inclusion_verdict(verdict: &Result<(), ProofError>, index: u64, size: u64, len: usize) {
-    match merkle::inclusion_proof_len(index, size) {
+    match inclusion_proof_len(index, size) {
         None => assert!(matches!(
             verdict,
             Err(ProofError::IndexOutOfRange { .. } | ProofError::EmptyTree)
@@ -167,7 +171,7 @@ fn check_inclusion_verdict(verdict: &Result<(), ProofError>, index: u64, size: u
 }
 
 fn check_consistency_verdict(verdict: &Result<(), ProofError>, size1: u64, size2: u64, len: usize) {
-    match merkle::consistency_proof_len(size1, size2) {
+    match consistency_proof_len(size1, size2) {
         None => assert!(matches!(
             verdict,
             Err(ProofError::EmptyTree | ProofError::SizesOutOfOrder { .. })
@@ -195,7 +199,7 @@ fn real_tree(case: &TreeCase) {
     let size = 1 + u64::from(case.size % leaves);
     let index = u64::from(case.index) % size;
     let old_size = 1 + u64::from(case.old_size) % size;
-    let root_of = |size: u64| merkle::subtree_root(&tree, 0, size).expect("in the tree");
+    let root_of = |size: u64| subtree_root(&tree, 0, size).expect("in the tree");
     let root = root_of(size);
     let old_root = root_of(old_size);
     assert_eq!(root, reference_root(&tree.leaves()[..size as usize]));
@@ -205,8 +209,8 @@ fn real_tree(case: &TreeCase) {
     );
     let leaf = tree.leaves()[index as usize];
 
-    let proof = merkle::inclusion_proof(&tree, index, size).expect("index < size");
-    assert_eq!(Some(proof.len()), merkle::inclusion_proof_len(index, size));
+    let proof = inclusion_proof(&tree, index, size).expect("index < size");
+    assert_eq!(Some(proof.len()), inclusion_proof_len(index, size));
     assert_eq!(
         merkle::verify_inclusion(&leaf, index, size, &proof, &root),
         Ok(())
@@ -250,11 +254,8 @@ fn real_tree(case: &TreeCase) {
         merkle::verify_inclusion(&leaf, index, size, proof, &root)
     });
 
-    let proof = merkle::consistency_proof(&tree, old_size, size).expect("0 < old size <= size");
-    assert_eq!(
-        Some(proof.len()),
-        merkle::consistency_proof_len(old_size, size)
-    );
+    let proof = consistency_proof(&tree, old_size, size).expect("0 < old size <= size");
+    assert_eq!(Some(proof.len()), consistency_proof_len(old_size, size));
     assert_eq!(
         merkle::verify_consistency(old_size, size, &proof, &old_root, &root),
         Ok(())
@@ -294,16 +295,16 @@ fn real_tree(case: &TreeCase) {
     });
 
     assert!(matches!(
-        merkle::inclusion_proof(&tree, size, size),
+        inclusion_proof(&tree, size, size),
         Err(GenerateError::Range { .. })
     ));
     assert!(matches!(
-        merkle::consistency_proof(&tree, 0, size),
+        consistency_proof(&tree, 0, size),
         Err(GenerateError::Range { .. })
     ));
     if old_size < size {
         assert!(matches!(
-            merkle::consistency_proof(&tree, size, old_size),
+            consistency_proof(&tree, size, old_size),
             Err(GenerateError::Range { .. })
         ));
     }

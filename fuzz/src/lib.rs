@@ -7,8 +7,9 @@
 use std::convert::Infallible;
 use std::sync::LazyLock;
 
-use tracehound::audit::merkle::{NodeSource, node_hash};
+use tracehound::audit::merkle::node_hash;
 use tracehound::audit::{NoteSigner, VerifierKey};
+use tracehound::internal::merkle::NodeSource;
 use tracehound_codec::Digest;
 
 /// The deployment name of the logs the targets build; the key name is

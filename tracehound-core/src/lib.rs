@@ -125,6 +125,9 @@ mod snapshot;
 // the facade, and the HTTP policy over it
 mod facade;
 pub mod http;
+// for fuzz targets and tests only; not a stable API
+#[doc(hidden)]
+pub mod internal;
 
 pub use crate::audit::{AuditConfig, AuditStats, SealedStats};
 pub use crate::canonical::{

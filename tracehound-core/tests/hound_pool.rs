@@ -13,8 +13,7 @@ use tracehound::hound::{
     Analysis, FactValue, HoundOutcome, HoundWorkers, WorkerLoss, analysis_digest,
 };
 use tracehound::{
-    Category, Config, EventKind, HoundConfig, Outcome, Scent, Severity, Signature, Subscription,
-    Tracehound,
+    Category, EventKind, HoundConfig, Outcome, Scent, Severity, Signature, Subscription, Tracehound,
 };
 
 const HOUND: &str = env!("CARGO_BIN_EXE_tracehound-hound");
@@ -163,8 +162,9 @@ fn evidence_above_the_job_cap_is_held_but_not_offered() {
 }
 
 #[test]
+#[cfg(feature = "toml")]
 fn hound_configuration_loads_from_toml() {
-    let config = Config::from_toml(
+    let config = tracehound::Config::from_toml(
         r#"
         [hound]
         program = "/usr/local/bin/tracehound-hound"
@@ -178,7 +178,7 @@ fn hound_configuration_loads_from_toml() {
     assert_eq!(hound.workers.get(), 4);
     assert_eq!(hound.job_timeout, Duration::from_secs(2));
     assert_eq!(hound.on_exhausted, tracehound::Exhaustion::Escalate);
-    assert!(Config::from_toml("[hound]\nprogram = \"x\"\nworkers = 0\n").is_err());
+    assert!(tracehound::Config::from_toml("[hound]\nprogram = \"x\"\nworkers = 0\n").is_err());
 }
 
 #[test]

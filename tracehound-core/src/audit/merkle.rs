@@ -1,43 +1,29 @@
-//! RFC 6962 Merkle trees: hashing, proof generation and strict proof verification.
+//! RFC 6962 Merkle trees: hashing and strict proof verification.
 //!
 //! Hashes follow RFC 6962 §2.1 (RFC 9162 §2.1.1): leaf hash = SHA-256(0x00 ‖ leaf), node
 //! hash = SHA-256(0x01 ‖ left ‖ right), and the root of the empty tree is SHA-256 of nothing.
 //! A tree of `n` leaves splits at the largest power of two below `n`, so every tree is a
 //! sequence of perfect subtrees whose sizes are the set bits of `n`.
 //!
-//! Proofs are generated from the hashes of perfect subtrees ([`NodeSource`]) with O(log n)
-//! reads, and checked by verifiers that follow RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2
-//! (consistency).
+//! Proofs come from the log ([`AuditLog::inclusion_proof`](super::AuditLog::inclusion_proof),
+//! [`AuditLog::consistency_proof`](super::AuditLog::consistency_proof)) or from any other
+//! RFC 6962 log, and are checked by verifiers that follow RFC 9162 §2.1.3.2 (inclusion) and
+//! §2.1.4.2 (consistency).
 //!
 //! ```
 //! use tracehound::Digest;
-//! use tracehound::audit::merkle::{self, NodeSource};
+//! use tracehound::audit::merkle;
 //!
-//! /// Three leaves and the one complete pair above the first two.
-//! struct Levels(Vec<Vec<Digest>>);
-//!
-//! impl NodeSource for Levels {
-//!     type Error = std::io::Error;
-//!     fn node(&self, level: u32, index: u64) -> Result<Digest, Self::Error> {
-//!         let nodes = self.0.get(level as usize);
-//!         let node = nodes.and_then(|n| n.get(usize::try_from(index).ok()?));
-//!         node.copied().ok_or_else(|| std::io::Error::other("node not stored"))
-//!     }
-//! }
-//!
+//! // Three leaves: the root hashes the pair above the first two with the third.
 //! let leaves: Vec<Digest> = [b"a", b"b", b"c"].iter().map(|l| merkle::leaf_hash(*l)).collect();
 //! let pair = merkle::node_hash(&leaves[0], &leaves[1]);
-//! let tree = Levels(vec![leaves.clone(), vec![pair]]);
+//! let root = merkle::node_hash(&pair, &leaves[2]);
 //!
-//! let root = merkle::subtree_root(&tree, 0, 3)?;
-//! let proof = merkle::inclusion_proof(&tree, 2, 3)?;
-//! assert_eq!(proof, [pair]);
-//! merkle::verify_inclusion(&leaves[2], 2, 3, &proof, &root)?;
-//!
-//! let old_root = merkle::subtree_root(&tree, 0, 2)?;
-//! let proof = merkle::consistency_proof(&tree, 2, 3)?;
-//! merkle::verify_consistency(2, 3, &proof, &old_root, &root)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! // The third leaf's inclusion proof is its sibling, the pair.
+//! merkle::verify_inclusion(&leaves[2], 2, 3, &[pair], &root)?;
+//! // The tree of the first two leaves, whose root is the pair, grows by the third.
+//! merkle::verify_consistency(2, 3, &[leaves[2]], &pair, &root)?;
+//! # Ok::<(), merkle::ProofError>(())
 //! ```
 //!
 //! # Verification policy
@@ -49,8 +35,9 @@
 //!   extends it. Callers (the checkpoint layer) special-case the empty tree by comparing its
 //!   root with [`empty_root`] instead of asking for a proof.
 //! - **Equal sizes** (`size1 == size2`) need an empty proof and equal roots.
-//! - **Exact lengths:** a proof must have exactly [`inclusion_proof_len`] or
-//!   [`consistency_proof_len`] hashes; one more or one fewer is an error before any hashing.
+//! - **Exact lengths:** a proof must have exactly the number of hashes its index and sizes
+//!   call for; one more or one fewer is an error ([`ProofError::ProofLength`]) before any
+//!   hashing.
 //! - **Hashes are exactly 32 bytes.** The byte-slice entry points
 //!   ([`verify_inclusion_bytes`], [`verify_consistency_bytes`]) check every length first, so a
 //!   short or empty root is never compared as a prefix. This is stricter than the
@@ -164,24 +151,6 @@ impl fmt::Display for ProofError {
 
 impl std::error::Error for ProofError {}
 
-/// Number of proof hashes for the leaf at `index` in a tree of `size` leaves, or `None` when
-/// `index >= size`.
-pub fn inclusion_proof_len(index: u64, size: u64) -> Option<usize> {
-    (index < size).then(|| InclusionShape::new(index, size).len())
-}
-
-/// Number of proof hashes between trees of `size1` and `size2` leaves: `None` when
-/// `size1 == 0` or `size1 > size2`, `Some(0)` when the sizes are equal.
-pub fn consistency_proof_len(size1: u64, size2: u64) -> Option<usize> {
-    if size1 == 0 || size1 > size2 {
-        None
-    } else if size1 == size2 {
-        Some(0)
-    } else {
-        Some(ConsistencyShape::new(size1, size2).len())
-    }
-}
-
 /// Number of bits needed to write `value`: 0 for 0, 64 when the top bit is set.
 fn bit_len(value: u64) -> u32 {
     u64::BITS - value.leading_zeros()
@@ -272,33 +241,6 @@ fn check_proof_len(expected: usize, got: usize) -> Result<(), ProofError> {
     } else {
         Err(ProofError::ProofLength { expected, got })
     }
-}
-
-/// The root that `proof` leads to from the leaf hash at `index` in a tree of `size` leaves
-/// (RFC 9162 §2.1.3.2), without comparing it to anything.
-///
-/// Fails when `size` is 0, `index >= size` or the proof does not have exactly
-/// [`inclusion_proof_len`] hashes.
-pub fn root_from_inclusion(
-    leaf_hash: &Digest,
-    index: u64,
-    size: u64,
-    proof: &[Digest],
-) -> Result<Digest, ProofError> {
-    let shape = check_inclusion_request(index, size)?;
-    check_proof_len(shape.len(), proof.len())?;
-    let root = proof
-        .iter()
-        .zip(0u32..)
-        .fold(*leaf_hash, |hash, (sibling, level)| {
-            // `level < inner <= 64` whenever the shift is evaluated.
-            if level >= shape.inner || (index >> level) & 1 == 1 {
-                node_hash(sibling, &hash)
-            } else {
-                node_hash(&hash, sibling)
-            }
-        });
-    Ok(root)
 }
 
 /// Checks that the leaf with hash `leaf_hash` is at `index` in the tree of `size` leaves
@@ -421,159 +363,225 @@ pub fn verify_consistency_bytes(
     verify_consistency(size1, size2, &proof_digests(proof)?, &root1, &root2)
 }
 
-/// Where proof generation reads the hashes of complete (perfect) subtrees.
-pub trait NodeSource {
-    /// Error of the underlying storage.
-    type Error;
+pub(crate) use self::internal::{
+    GenerateError, NodeSource, consistency_proof, inclusion_proof, root_from_inclusion,
+    subtree_root,
+};
 
-    /// Hash of the perfect subtree of height `level` (2^level leaves) whose first leaf is
-    /// `index << level`.
+/// Proof generation, and the parts of the verifiers that the fuzz targets check one by one.
+///
+/// Not part of the documented API: users get proofs from [`AuditLog`](super::AuditLog) and
+/// check them with the verifiers above. The items are `pub` only so that
+/// `crate::internal::merkle` can re-export them for the fuzz targets.
+pub(crate) mod internal {
+    use std::fmt;
+
+    use tracehound_codec::Digest;
+
+    use super::{
+        ConsistencyShape, InclusionShape, ProofError, check_inclusion_request, check_proof_len,
+        empty_root, node_hash,
+    };
+
+    /// Number of proof hashes for the leaf at `index` in a tree of `size` leaves, or `None` when
+    /// `index >= size`.
+    pub fn inclusion_proof_len(index: u64, size: u64) -> Option<usize> {
+        (index < size).then(|| InclusionShape::new(index, size).len())
+    }
+
+    /// Number of proof hashes between trees of `size1` and `size2` leaves: `None` when
+    /// `size1 == 0` or `size1 > size2`, `Some(0)` when the sizes are equal.
+    pub fn consistency_proof_len(size1: u64, size2: u64) -> Option<usize> {
+        if size1 == 0 || size1 > size2 {
+            None
+        } else if size1 == size2 {
+            Some(0)
+        } else {
+            Some(ConsistencyShape::new(size1, size2).len())
+        }
+    }
+
+    /// The root that `proof` leads to from the leaf hash at `index` in a tree of `size` leaves
+    /// (RFC 9162 §2.1.3.2), without comparing it to anything.
     ///
-    /// Level 0 is the leaf hashes. Only called for subtrees lying wholly inside the tree.
-    fn node(&self, level: u32, index: u64) -> Result<Digest, Self::Error>;
-}
+    /// Fails when `size` is 0, `index >= size` or the proof does not have exactly
+    /// [`inclusion_proof_len`] hashes.
+    pub fn root_from_inclusion(
+        leaf_hash: &Digest,
+        index: u64,
+        size: u64,
+        proof: &[Digest],
+    ) -> Result<Digest, ProofError> {
+        let shape = check_inclusion_request(index, size)?;
+        check_proof_len(shape.len(), proof.len())?;
+        let root = proof
+            .iter()
+            .zip(0u32..)
+            .fold(*leaf_hash, |hash, (sibling, level)| {
+                // `level < inner <= 64` whenever the shift is evaluated.
+                if level >= shape.inner || (index >> level) & 1 == 1 {
+                    node_hash(sibling, &hash)
+                } else {
+                    node_hash(&hash, sibling)
+                }
+            });
+        Ok(root)
+    }
 
-/// Why a proof could not be generated.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum GenerateError<E> {
-    /// The request names no proof: an inclusion proof needs `index < size` (`first` is the
-    /// index, `second` the size), a consistency proof `0 < size1 <= size2`.
-    Range {
-        /// The leaf index, or the first tree size.
-        first: u64,
-        /// The tree size, or the second tree size.
-        second: u64,
-    },
-    /// The node source failed.
-    Source(E),
-}
+    /// Where proof generation reads the hashes of complete (perfect) subtrees.
+    pub trait NodeSource {
+        /// Error of the underlying storage.
+        type Error;
 
-impl<E> fmt::Display for GenerateError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Range { first, second } => write!(
-                f,
-                "no proof exists for ({first}, {second}): an inclusion proof needs index < size, a consistency proof needs 0 < size1 <= size2"
-            ),
-            Self::Source(_) => f.write_str("reading a tree node from storage failed"),
+        /// Hash of the perfect subtree of height `level` (2^level leaves) whose first leaf is
+        /// `index << level`.
+        ///
+        /// Level 0 is the leaf hashes. Only called for subtrees lying wholly inside the tree.
+        fn node(&self, level: u32, index: u64) -> Result<Digest, Self::Error>;
+    }
+
+    /// Why a proof could not be generated.
+    #[derive(Debug)]
+    #[non_exhaustive]
+    pub enum GenerateError<E> {
+        /// The request names no proof: an inclusion proof needs `index < size` (`first` is the
+        /// index, `second` the size), a consistency proof `0 < size1 <= size2`.
+        Range {
+            /// The leaf index, or the first tree size.
+            first: u64,
+            /// The tree size, or the second tree size.
+            second: u64,
+        },
+        /// The node source failed.
+        Source(E),
+    }
+
+    impl<E> fmt::Display for GenerateError<E> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::Range { first, second } => write!(
+                    f,
+                    "no proof exists for ({first}, {second}): an inclusion proof needs index < size, a consistency proof needs 0 < size1 <= size2"
+                ),
+                Self::Source(_) => f.write_str("reading a tree node from storage failed"),
+            }
         }
     }
-}
 
-impl<E: std::error::Error + 'static> std::error::Error for GenerateError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Range { .. } => None,
-            Self::Source(error) => Some(error),
+    impl<E: std::error::Error + 'static> std::error::Error for GenerateError<E> {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            match self {
+                Self::Range { .. } => None,
+                Self::Source(error) => Some(error),
+            }
         }
     }
-}
 
-/// Largest power of two strictly below `width`, where RFC 6962 splits a tree of `width`
-/// leaves. Requires `width >= 2`.
-fn split_width(width: u64) -> u64 {
-    1 << (width - 1).ilog2()
-}
-
-/// Root of leaves `[start, end)` (`end > start`), from complete subtrees only.
-///
-/// A perfect range aligned on its own size is one [`NodeSource::node`] call; any other range
-/// is split at `start` + the largest power of two below `end - start`, as RFC 6962 does.
-/// Every range that proofs use (the whole tree and the subtrees it splits into) starts at a
-/// multiple of a power of two at least as large as itself, and costs O(log n) node reads. A
-/// range without that alignment has a root no stored node covers: it is still computed
-/// correctly, but may read up to `end - start` nodes. An empty range (`end <= start`) gives
-/// [`empty_root`] without reading anything.
-pub fn subtree_root<S: NodeSource + ?Sized>(
-    source: &S,
-    start: u64,
-    end: u64,
-) -> Result<Digest, S::Error> {
-    let width = end.saturating_sub(start);
-    if width == 0 {
-        return Ok(empty_root());
+    /// Largest power of two strictly below `width`, where RFC 6962 splits a tree of `width`
+    /// leaves. Requires `width >= 2`.
+    fn split_width(width: u64) -> u64 {
+        1 << (width - 1).ilog2()
     }
-    if width.is_power_of_two() && start & (width - 1) == 0 {
-        let level = width.trailing_zeros();
-        return source.node(level, start >> level);
-    }
-    // Both halves have a smaller ceil(log2(width)), so the recursion is at most 64 deep.
-    let split = start + split_width(width);
-    let left = subtree_root(source, start, split)?;
-    let right = subtree_root(source, split, end)?;
-    Ok(node_hash(&left, &right))
-}
 
-/// RFC 6962 PATH(index, D\[0:size\]): the inclusion proof of the leaf at `index`.
-///
-/// Fails with [`GenerateError::Range`] when `index >= size`.
-pub fn inclusion_proof<S: NodeSource + ?Sized>(
-    source: &S,
-    index: u64,
-    size: u64,
-) -> Result<Vec<Digest>, GenerateError<S::Error>> {
-    let Some(len) = inclusion_proof_len(index, size) else {
-        return Err(GenerateError::Range {
-            first: index,
-            second: size,
-        });
-    };
-    let mut proof = Vec::with_capacity(len);
-    // Walk down from the root; the RFC lists the siblings from the leaf up.
-    let (mut start, mut end) = (0, size);
-    while end - start > 1 {
-        let split = start + split_width(end - start);
-        if index < split {
-            proof.push(subtree_root(source, split, end).map_err(GenerateError::Source)?);
-            end = split;
-        } else {
-            proof.push(subtree_root(source, start, split).map_err(GenerateError::Source)?);
-            start = split;
+    /// Root of leaves `[start, end)` (`end > start`), from complete subtrees only.
+    ///
+    /// A perfect range aligned on its own size is one [`NodeSource::node`] call; any other range
+    /// is split at `start` + the largest power of two below `end - start`, as RFC 6962 does.
+    /// Every range that proofs use (the whole tree and the subtrees it splits into) starts at a
+    /// multiple of a power of two at least as large as itself, and costs O(log n) node reads. A
+    /// range without that alignment has a root no stored node covers: it is still computed
+    /// correctly, but may read up to `end - start` nodes. An empty range (`end <= start`) gives
+    /// [`empty_root`] without reading anything.
+    pub fn subtree_root<S: NodeSource + ?Sized>(
+        source: &S,
+        start: u64,
+        end: u64,
+    ) -> Result<Digest, S::Error> {
+        let width = end.saturating_sub(start);
+        if width == 0 {
+            return Ok(empty_root());
         }
-    }
-    proof.reverse();
-    Ok(proof)
-}
-
-/// RFC 6962 PROOF(size1, D\[0:size2\]): the consistency proof from the tree of `size1` leaves
-/// to the tree of `size2` leaves.
-///
-/// Requires `0 < size1 <= size2` ([`GenerateError::Range`] otherwise); equal sizes give an
-/// empty proof.
-pub fn consistency_proof<S: NodeSource + ?Sized>(
-    source: &S,
-    size1: u64,
-    size2: u64,
-) -> Result<Vec<Digest>, GenerateError<S::Error>> {
-    let Some(len) = consistency_proof_len(size1, size2) else {
-        return Err(GenerateError::Range {
-            first: size1,
-            second: size2,
-        });
-    };
-    let mut proof = Vec::with_capacity(len);
-    // SUBPROOF walked from the root down. `start < size1 <= end` throughout, and
-    // `covers_old_tree` is the RFC's flag b: the range starts at leaf 0, so a range ending at
-    // `size1` is the whole old tree, whose root the verifier already has.
-    let (mut start, mut end) = (0, size2);
-    let mut covers_old_tree = true;
-    while size1 < end {
-        let split = start + split_width(end - start);
-        if size1 <= split {
-            proof.push(subtree_root(source, split, end).map_err(GenerateError::Source)?);
-            end = split;
-        } else {
-            proof.push(subtree_root(source, start, split).map_err(GenerateError::Source)?);
-            start = split;
-            covers_old_tree = false;
+        if width.is_power_of_two() && start & (width - 1) == 0 {
+            let level = width.trailing_zeros();
+            return source.node(level, start >> level);
         }
+        // Both halves have a smaller ceil(log2(width)), so the recursion is at most 64 deep.
+        let split = start + split_width(width);
+        let left = subtree_root(source, start, split)?;
+        let right = subtree_root(source, split, end)?;
+        Ok(node_hash(&left, &right))
     }
-    if !covers_old_tree {
-        proof.push(subtree_root(source, start, end).map_err(GenerateError::Source)?);
+
+    /// RFC 6962 PATH(index, D\[0:size\]): the inclusion proof of the leaf at `index`.
+    ///
+    /// Fails with [`GenerateError::Range`] when `index >= size`.
+    pub fn inclusion_proof<S: NodeSource + ?Sized>(
+        source: &S,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Digest>, GenerateError<S::Error>> {
+        let Some(len) = inclusion_proof_len(index, size) else {
+            return Err(GenerateError::Range {
+                first: index,
+                second: size,
+            });
+        };
+        let mut proof = Vec::with_capacity(len);
+        // Walk down from the root; the RFC lists the siblings from the leaf up.
+        let (mut start, mut end) = (0, size);
+        while end - start > 1 {
+            let split = start + split_width(end - start);
+            if index < split {
+                proof.push(subtree_root(source, split, end).map_err(GenerateError::Source)?);
+                end = split;
+            } else {
+                proof.push(subtree_root(source, start, split).map_err(GenerateError::Source)?);
+                start = split;
+            }
+        }
+        proof.reverse();
+        Ok(proof)
     }
-    proof.reverse();
-    Ok(proof)
+
+    /// RFC 6962 PROOF(size1, D\[0:size2\]): the consistency proof from the tree of `size1` leaves
+    /// to the tree of `size2` leaves.
+    ///
+    /// Requires `0 < size1 <= size2` ([`GenerateError::Range`] otherwise); equal sizes give an
+    /// empty proof.
+    pub fn consistency_proof<S: NodeSource + ?Sized>(
+        source: &S,
+        size1: u64,
+        size2: u64,
+    ) -> Result<Vec<Digest>, GenerateError<S::Error>> {
+        let Some(len) = consistency_proof_len(size1, size2) else {
+            return Err(GenerateError::Range {
+                first: size1,
+                second: size2,
+            });
+        };
+        let mut proof = Vec::with_capacity(len);
+        // SUBPROOF walked from the root down. `start < size1 <= end` throughout, and
+        // `covers_old_tree` is the RFC's flag b: the range starts at leaf 0, so a range ending at
+        // `size1` is the whole old tree, whose root the verifier already has.
+        let (mut start, mut end) = (0, size2);
+        let mut covers_old_tree = true;
+        while size1 < end {
+            let split = start + split_width(end - start);
+            if size1 <= split {
+                proof.push(subtree_root(source, split, end).map_err(GenerateError::Source)?);
+                end = split;
+            } else {
+                proof.push(subtree_root(source, start, split).map_err(GenerateError::Source)?);
+                start = split;
+                covers_old_tree = false;
+            }
+        }
+        if !covers_old_tree {
+            proof.push(subtree_root(source, start, end).map_err(GenerateError::Source)?);
+        }
+        proof.reverse();
+        Ok(proof)
+    }
 }
 
 #[cfg(test)]
@@ -587,6 +595,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
     use proptest::prelude::*;
 
+    use super::internal::{consistency_proof_len, inclusion_proof_len};
     use super::*;
 
     // ---- RFC 6962 §2.1, written as the RFC states it -------------------------------------

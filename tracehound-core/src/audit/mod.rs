@@ -32,16 +32,21 @@
 //! a WORM bucket); any checkpoint kept elsewhere exposes a rewrite through a failed
 //! consistency proof. Claimed times in records are the host's clock and are not trusted.
 
+mod checkpoint;
 mod config;
 mod error;
 mod head;
+mod key;
 mod log;
 pub mod merkle;
 pub mod note;
+mod note_error;
 mod record;
 mod sealed;
+mod signed_note;
 mod stats;
 mod storage;
+mod tlog_proof;
 mod verify;
 pub(crate) mod writer;
 

@@ -10,7 +10,7 @@ use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES};
 use crate::config::{ConfigError, at_least_one, room};
 use crate::events::EventsConfig;
 use crate::hound::HoundConfig;
-use crate::http::HttpConfig;
+use crate::http::config::HttpConfig;
 use crate::quarantine::QuarantineConfig;
 use crate::rate_limit::RateLimitConfig;
 

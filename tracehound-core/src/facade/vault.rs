@@ -292,7 +292,10 @@ mod tests {
             .collect();
         assert_eq!(
             causes,
-            [(EvictionCause::Count, Some(3)), (EvictionCause::Bytes, Some(4))]
+            [
+                (EvictionCause::Count, Some(3)),
+                (EvictionCause::Bytes, Some(4))
+            ]
         );
         assert_eq!(
             changes.events.last(),
@@ -308,7 +311,12 @@ mod tests {
         changes.events.clear();
         let low = (7, 10, Severity::Low, 5);
         let mut quarantine = Quarantine::new(1, 1_000, false);
-        insert(&mut quarantine, &mut audit, &mut changes, (1, 10, Severity::Low, 50));
+        insert(
+            &mut quarantine,
+            &mut audit,
+            &mut changes,
+            (1, 10, Severity::Low, 50),
+        );
         changes.events.clear();
         assert!(matches!(
             insert(&mut quarantine, &mut audit, &mut changes, low),
@@ -333,8 +341,18 @@ mod tests {
         let (mut audit, _queue) = Sequencer::for_tests(10_000);
         let mut quarantine = Quarantine::new(1, 1_000, false);
         let mut changes = Changes::default();
-        insert(&mut quarantine, &mut audit, &mut changes, (1, 10, Severity::Low, 1));
-        insert(&mut quarantine, &mut audit, &mut changes, (2, 10, Severity::High, 1));
+        insert(
+            &mut quarantine,
+            &mut audit,
+            &mut changes,
+            (1, 10, Severity::Low, 1),
+        );
+        insert(
+            &mut quarantine,
+            &mut audit,
+            &mut changes,
+            (2, 10, Severity::High, 1),
+        );
         assert!(changes.events.is_empty() && changes.events.capacity() == 0);
         assert_eq!(
             changes.at,
@@ -353,7 +371,12 @@ mod tests {
             ..Changes::default()
         };
         for n in 0..4 {
-            insert(&mut quarantine, &mut audit, &mut changes, (n, 10, Severity::Low, 1));
+            insert(
+                &mut quarantine,
+                &mut audit,
+                &mut changes,
+                (n, 10, Severity::Low, 1),
+            );
         }
         let unavailable = changes
             .events
@@ -363,7 +386,12 @@ mod tests {
         assert_eq!(unavailable, 1, "one notice per run of losses");
         while queue.try_recv().is_ok() {}
         changes.events.clear();
-        insert(&mut quarantine, &mut audit, &mut changes, (9, 10, Severity::Low, 1));
+        insert(
+            &mut quarantine,
+            &mut audit,
+            &mut changes,
+            (9, 10, Severity::Low, 1),
+        );
         assert!(matches!(
             changes.events.first(),
             Some(EventKind::AuditGapRecorded { lost: 2, .. })

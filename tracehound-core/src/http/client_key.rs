@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use super::Head;
-use crate::SourceKey;
+use crate::scent::SourceKey;
 
 /// Where the client key (rate limiting and evidence source) comes from.
 ///

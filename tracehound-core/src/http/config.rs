@@ -314,7 +314,7 @@ mod client_key_text {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "toml"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
 

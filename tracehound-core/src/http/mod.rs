@@ -57,7 +57,7 @@
 //! ```
 
 mod client_key;
-mod config;
+pub(crate) mod config;
 mod redact;
 mod verdict;
 
@@ -77,7 +77,8 @@ pub use self::verdict::{
     MAX_VERDICT_VALUES, MAX_VERDICTS, SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats,
 };
 use crate::config::ConfigError;
-use crate::{Admitted, Outcome, Scent, SourceKey, ThreatSignal, Tracehound};
+use crate::facade::{Admitted, Outcome, Tracehound};
+use crate::scent::{Scent, SourceKey, ThreatSignal};
 use client_key::Key;
 use redact::Names;
 

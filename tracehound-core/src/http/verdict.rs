@@ -59,7 +59,7 @@ use zeroize::Zeroizing;
 
 use super::{Detector, Head, Request};
 use crate::clock::{Clock, SystemClock};
-use crate::{Category, Severity, ThreatSignal};
+use crate::scent::{Category, Severity, ThreatSignal};
 
 /// The header a gateway marks requests with.
 pub const VERDICT_HEADER: &str = "tracehound-verdict";
