@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -13,6 +12,7 @@ use tracehound::audit::note::NoteSigner;
 use tracehound::audit::{AuditConfig, AuditLog, EvidenceRecord, RecordType};
 use tracehound::clock::Timestamp;
 use tracehound::{Category, Digest, Severity, Signature};
+use tracehound_test_support::{TempDir, temp_path};
 
 fn tracehound(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tracehound"))
@@ -252,35 +252,15 @@ fn demo_reports_consistent_figures() {
     }
 }
 
-/// A directory path under the temporary directory, removed with its contents when dropped.
-/// A path under the temporary directory that no other test of this run uses.
-fn unique_temp_path(label: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "tracehound-cli-test-{}-{}-{label}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ))
+/// A directory that does not exist yet, at a fresh temporary path; removed with its
+/// contents when dropped.
+fn fresh_dir(label: &str) -> TempDir {
+    TempDir(temp_path(label))
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let path = unique_temp_path(label);
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A path as the text of a command-line argument.
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
 }
 
 /// The verifier key the demo printed.
@@ -295,8 +275,8 @@ fn demo_verifier_key(report: &str) -> String {
 
 #[test]
 fn demo_keeps_a_verifiable_audit_log_in_the_audit_dir() {
-    let dir = TempDir::new("demo-audit");
-    let demo = || tracehound(&["demo", "--scale", "1", "--audit-dir", dir.path()]);
+    let dir = fresh_dir("demo-audit");
+    let demo = || tracehound(&["demo", "--scale", "1", "--audit-dir", arg(&dir.0)]);
     let bundle = dir.0.join("evidence-proof.tlog-proof");
     let bundle = bundle.to_str().unwrap();
 
@@ -349,7 +329,7 @@ fn demo_keeps_a_verifiable_audit_log_in_the_audit_dir() {
 
 #[test]
 fn vkey_prints_the_verifier_key_of_a_logs_signing_key() {
-    let dir = TempDir::new("vkey");
+    let dir = fresh_dir("vkey");
     let mut config = AuditConfig::default();
     config.dir = Some(dir.0.clone());
     config.deployment = "vkey.example".into();
@@ -903,7 +883,7 @@ struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(label: &str, contents: &[u8]) -> TempFile {
-        let path = unique_temp_path(label);
+        let path = temp_path(label);
         std::fs::write(&path, contents).unwrap();
         TempFile(path)
     }

@@ -12,6 +12,7 @@
 mod common;
 use common::json_payload;
 use std::io::{Cursor, Read, Write};
+use tracehound_test_support::hex;
 
 use proptest::prelude::*;
 use tracehound_codec::envelope::{
@@ -47,15 +48,8 @@ fn noise(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
+    tracehound_test_support::unhex(text).unwrap()
 }
 
 /// Decodes through the streaming reader, turning its `io::Error`s back into `CodecError`s.

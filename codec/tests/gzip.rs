@@ -8,12 +8,9 @@ use std::io::Write;
 use tracehound_codec::CodecError;
 use tracehound_codec::Digest;
 use tracehound_codec::gzip::{self, Level};
+use tracehound_test_support::hex;
 
 const CAP: u64 = 1 << 20;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Node 20.20 (zlib 1.3.1) `zlib.gzipSync(input, {level})`.
 #[test]

@@ -12,7 +12,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tracehound::audit::{AuditConfig, AuditLog, FsyncPolicy, SignedCheckpoint, merkle};
-use tracehound_scenarios::{Rng, check_crash_record, unhex};
+use tracehound_scenarios::check_crash_record;
+use tracehound_test_support::{Rng, temp_path, unhex};
 
 const KILLS: usize = 50;
 const POLICIES: [&str; 3] = ["always", "10ms", "never"];
@@ -166,13 +167,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "tracehound-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
+    let dir = temp_path(name);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }

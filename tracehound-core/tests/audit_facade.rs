@@ -20,14 +20,7 @@ use tracehound::{
 const START: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
 
 fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir().join(format!(
-        "tracehound-facade-{name}-{}-{nanos}",
-        std::process::id()
-    ))
+    tracehound_test_support::temp_path(&format!("facade-{name}"))
 }
 
 fn config(dir: Option<PathBuf>) -> Config {

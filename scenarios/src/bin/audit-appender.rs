@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tracehound::audit::{AuditConfig, AuditLog, FsyncPolicy};
-use tracehound_scenarios::{Rng, crash_record, crash_signature, hex};
+use tracehound_scenarios::{crash_record, crash_signature};
+use tracehound_test_support::{Rng, hex};
 
 fn main() -> ExitCode {
     match run() {

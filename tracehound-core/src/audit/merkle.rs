@@ -848,10 +848,7 @@ mod tests {
     }
 
     fn hex(text: &str) -> Vec<u8> {
-        (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-            .collect()
+        tracehound_test_support::unhex(text).unwrap()
     }
 
     fn is_length_error(result: &Result<(), ProofError>) -> bool {
