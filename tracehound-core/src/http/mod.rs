@@ -88,6 +88,32 @@ pub trait Headers {
     fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8]));
 }
 
+/// A function from a header name to its values reads as [`Headers`], so a framework's map
+/// needs no type of its own: `&|name: &str| map.get_all(name)` is one.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracehound::http::Headers;
+///
+/// let map = HashMap::from([("x-forwarded-for", vec!["203.0.113.9", "198.51.100.7"])]);
+/// let headers = |name: &str| map.get(name).cloned().unwrap_or_default();
+/// let mut seen = Vec::new();
+/// headers.each_value("x-forwarded-for", &mut |value| seen.push(value.to_vec()));
+/// assert_eq!(seen, [b"203.0.113.9".to_vec(), b"198.51.100.7".to_vec()]);
+/// ```
+impl<F, I> Headers for F
+where
+    F: Fn(&str) -> I,
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
+        for value in self(name) {
+            each(value.as_ref());
+        }
+    }
+}
+
 /// The head of a request (everything but its body), as the policy sees it. Adapters fill it
 /// from their framework's types.
 #[derive(Clone, Copy)]
