@@ -12,9 +12,10 @@
 //!    owed to it. A request the detector cannot flag (for [`SignedVerdict`]: one without a
 //!    verdict header) is decided here as well, and its body is never buffered.
 //! 2. **The body.** Otherwise ([`Admission::ReadBody`]) the adapter buffers the body up to
-//!    [`HttpPolicy::max_body_bytes`], within [`HttpConfig::body_timeout`], and calls
-//!    [`HttpPolicy::inspect_body`] with a [`Request`], or [`HttpPolicy::body_timed_out`]
-//!    if the deadline passed first (408, and the buffered bytes are dropped).
+//!    [`HttpPolicy::max_body_bytes`] in a [`BodyPrefix`], within
+//!    [`HttpConfig::body_timeout`], and calls [`HttpPolicy::inspect_body`] with a
+//!    [`Request`], or [`HttpPolicy::body_timed_out`] if the deadline passed first (408, and
+//!    the buffered bytes are dropped).
 //!
 //! The adapter then either serves the request or writes the [`Rejection`]. No decision is
 //! taken in an adapter. [`HttpPolicy::inspect`] runs both steps for a caller that already
@@ -56,6 +57,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod body;
 mod client_key;
 mod config;
 mod redact;
@@ -70,6 +72,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use self::body::BodyPrefix;
 pub use self::client_key::{ClientKeySource, IpPrefix, IpPrefixError, KeyFn, MAX_HOPS};
 pub use self::config::{HttpConfig, MissingKey, Responses};
 pub use self::redact::{REDACTED, REDACTED_CARD};
@@ -147,6 +150,12 @@ impl<'a> Head<'a> {
             body,
             body_truncated,
         }
+    }
+
+    /// The whole request: this head with the body read so far, as
+    /// [`with_body`](Self::with_body) of the prefix's bytes and its truncation.
+    pub fn with_prefix(self, prefix: &'a BodyPrefix) -> Request<'a> {
+        self.with_body(prefix.as_bytes(), prefix.is_truncated())
     }
 }
 
