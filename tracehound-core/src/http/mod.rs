@@ -17,9 +17,9 @@
 //!    [`Request`], or [`HttpPolicy::body_timed_out`] if the deadline passed first (408, and
 //!    the buffered bytes are dropped).
 //!
-//! The adapter then either serves the request or writes the [`Rejection`]. No decision is
-//! taken in an adapter. [`HttpPolicy::inspect`] runs both steps for a caller that already
-//! holds the whole request, as here:
+//! The adapter then either serves the request or writes the [`Rejection`] as its
+//! [`Refusal`] says. No decision is taken in an adapter. [`HttpPolicy::inspect`] runs both
+//! steps for a caller that already holds the whole request, as here:
 //!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
@@ -61,6 +61,7 @@ mod body;
 mod client_key;
 mod config;
 mod redact;
+mod refusal;
 mod verdict;
 
 use std::fmt;
@@ -76,6 +77,7 @@ pub use self::body::BodyPrefix;
 pub use self::client_key::{ClientKeySource, IpPrefix, IpPrefixError, KeyFn, MAX_HOPS};
 pub use self::config::{HttpConfig, MissingKey, Responses};
 pub use self::redact::{REDACTED, REDACTED_CARD};
+pub use self::refusal::Refusal;
 pub use self::verdict::{
     MAX_VERDICT_VALUES, MAX_VERDICTS, SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats,
 };
