@@ -1,6 +1,6 @@
 //! The bodies the middleware hands on: the request body the inner service reads (the
 //! buffered prefix, then the rest of the original stream) and the response body (the inner
-//! service's, or a short refusal).
+//! service's, or a short refusal), and the refusal's response itself.
 
 use std::fmt;
 use std::mem;
@@ -8,9 +8,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tracehound::http::Rejection;
 
 /// The request body the inner service receives: every byte of the original body, in order.
 ///
@@ -227,6 +228,23 @@ where
             Kind::Refusal { text } => SizeHint::with_exact(text.len() as u64),
         }
     }
+}
+
+/// The response for a refusal: its status, headers and short body, as the policy wrote them.
+pub(crate) fn refuse<B>(rejection: &Rejection) -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::refusal(rejection.body));
+    // The policy only produces statuses 400..=599; 403 stands in should that ever change.
+    *response.status_mut() =
+        StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::FORBIDDEN);
+    for (name, value) in &rejection.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use tokio::time::Sleep;
 use tower_service::Service;
 use tracehound::http::{Admission, BodyTicket, HttpPolicy, Inspection, Rejection};
 
-use crate::body::{RequestBody, ResponseBody};
-use crate::service::{admit, inspect_body, refuse};
+use crate::body::{RequestBody, ResponseBody, refuse};
+use crate::head::{admit, inspect_body};
 
 pin_project! {
     /// The future of [`TracehoundService`](crate::TracehoundService)'s response.
