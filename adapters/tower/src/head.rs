@@ -3,19 +3,39 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::HeaderMap;
 use http::request::Parts;
-use tracehound::http::{Admission, BodyTicket, Head, Headers, HttpPolicy, Inspection};
+use tracehound::http::{Admission, BodyPrefix, BodyTicket, Head, Headers, HttpPolicy, Inspection};
 
-/// The headers of an `http` request, as the policy reads them.
-struct HttpHeaders<'a>(&'a HeaderMap);
+/// Admits the request from its head; `body_follows` tells whether a body comes after it.
+pub(crate) fn admit(policy: &HttpPolicy, parts: &Parts, body_follows: bool) -> Admission {
+    let headers = |name: &str| parts.headers.get_all(name);
+    policy.admit(&Head {
+        body_follows,
+        ..head(parts, &headers)
+    })
+}
 
-impl Headers for HttpHeaders<'_> {
-    fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
-        // An invalid name matches nothing; `get_all` does not panic on it.
-        for value in self.0.get_all(name) {
-            each(value.as_bytes());
-        }
+/// Inspects the request with the first bytes of its body.
+pub(crate) fn inspect_body(
+    policy: &HttpPolicy,
+    ticket: BodyTicket,
+    parts: &Parts,
+    prefix: &BodyPrefix,
+) -> Inspection {
+    let headers = |name: &str| parts.headers.get_all(name);
+    policy.inspect_body(ticket, &head(parts, &headers).with_prefix(prefix))
+}
+
+/// The head as the policy sees it: the request target exactly as received. An invalid
+/// header name matches nothing: `get_all` does not panic on it.
+fn head<'a>(parts: &'a Parts, headers: &'a dyn Headers) -> Head<'a> {
+    Head {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers,
+        peer: peer(parts),
+        body_follows: true,
     }
 }
 
@@ -38,38 +58,4 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
         return Some(addr.ip());
     }
     parts.extensions.get::<SocketAddr>().map(SocketAddr::ip)
-}
-
-/// Admits the request from its head; `body_follows` tells whether a body comes after it.
-pub(crate) fn admit(policy: &HttpPolicy, parts: &Parts, body_follows: bool) -> Admission {
-    let headers = HttpHeaders(&parts.headers);
-    policy.admit(&Head {
-        body_follows,
-        ..head(parts, &headers)
-    })
-}
-
-/// Inspects the request with the first bytes of its body.
-pub(crate) fn inspect_body(
-    policy: &HttpPolicy,
-    ticket: BodyTicket,
-    parts: &Parts,
-    body: &[u8],
-    body_truncated: bool,
-) -> Inspection {
-    let headers = HttpHeaders(&parts.headers);
-    let request = head(parts, &headers).with_body(body, body_truncated);
-    policy.inspect_body(ticket, &request)
-}
-
-/// The head as the policy sees it: the request target exactly as received.
-fn head<'a>(parts: &'a Parts, headers: &'a HttpHeaders<'a>) -> Head<'a> {
-    Head {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers,
-        peer: peer(parts),
-        body_follows: true,
-    }
 }
