@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::http::{
     Admission, ClientKeySource, Decision, Head, Headers, HttpConfig, HttpPolicy, Inspection,
-    MissingKey, REDACTED, REDACTED_CARD, Request, SignedVerdict, VerdictStats,
+    MissingKey, REDACTED, REDACTED_CARD, Refusal, Rejection, Request, SignedVerdict, VerdictStats,
 };
 use tracehound::{
     CanonicalForm, Category, Config, Outcome, RateLimitConfig, Severity, ThreatSignal, Tracehound,
@@ -1242,4 +1242,206 @@ fn a_grpc_call_is_refused_with_a_grpc_status() {
     ]);
     let refused = policy.inspect(&head(&plain).with_body(b"{}", false));
     assert_eq!(refused.decision.rejection().map(|r| r.status), Some(403));
+}
+
+/// What an adapter writes for `rejection`, as owned parts.
+fn written(rejection: &Rejection) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
+    let refusal = Refusal::new(rejection);
+    let headers = refusal
+        .headers()
+        .map(|(name, value)| (name, value.to_owned()))
+        .collect();
+    (refusal.status(), headers, refusal.body().to_vec())
+}
+
+#[test]
+fn every_refusal_the_policy_makes_is_written_as_it_was_made() {
+    const TEXT: (&str, &str) = ("content-type", "text/plain; charset=utf-8");
+    let header = |(name, value): (&'static str, &str)| (name, value.to_owned());
+    let flag = |r: &Request<'_>| {
+        let severity = if r.path == "/low" {
+            Severity::Low
+        } else {
+            Severity::Critical
+        };
+        Some(ThreatSignal::new(Category::Injection, severity))
+    };
+    let mut config = Config::default();
+    config.maintenance.interval = Duration::ZERO;
+    config.rate_limit.requests = 6;
+    config.rate_limit.burst = Some(6);
+    config.rate_limit.window = Duration::from_secs(60);
+    config.rate_limit.block = Duration::from_secs(30);
+    config.quarantine.max_count = 1;
+    config.max_payload_bytes = 512;
+    config.max_depth = 6;
+    let th = Tracehound::builder()
+        .config(config)
+        .clock(ManualClock::new(Timestamp::from_unix_millis(NOW * 1000)))
+        .build()
+        .unwrap();
+    let mut http = HttpConfig::default();
+    http.responses.dropped = Some(507);
+    http.responses.unencodable = Some(422);
+    let policy = HttpPolicy::new(th, http, flag).unwrap();
+    let plain = List::new(&[]);
+    let grpc = List::new(&[("content-type", "application/grpc")]);
+    let refuse = |headers: &List, path: &str, body: &[u8]| {
+        let inspection =
+            policy.inspect(&request("POST", path, None, headers, "198.51.100.7", body));
+        let rejection = inspection.decision.rejection().cloned().unwrap();
+        let parts = written(&rejection);
+        // No refusal the policy makes needs the fallback: each is written as made.
+        let made: Vec<_> = rejection.headers.clone();
+        assert_eq!(
+            parts,
+            (rejection.status, made, rejection.body.as_bytes().to_vec())
+        );
+        parts
+    };
+
+    let quarantined = refuse(&plain, "/a", b"");
+    assert_eq!(
+        quarantined,
+        (403, vec![header(TEXT)], b"forbidden\n".to_vec())
+    );
+    assert_eq!(
+        refuse(&plain, "/a", b""),
+        quarantined,
+        "Ignored: already held"
+    );
+    let dropped = refuse(&plain, "/low", b"");
+    assert_eq!(dropped, (507, vec![header(TEXT)], b"forbidden\n".to_vec()));
+    let deep = br#"{"a":[[[[["deep"]]]]]}"#;
+    let unencodable = refuse(&plain, "/deep", deep);
+    assert_eq!(
+        unencodable,
+        (422, vec![header(TEXT)], b"forbidden\n".to_vec())
+    );
+    let too_large = refuse(&plain, "/big", &[b'x'; 1024]);
+    assert_eq!(
+        too_large,
+        (413, vec![header(TEXT)], b"payload too large\n".to_vec())
+    );
+    let grpc_refused = refuse(&grpc, "/shop.Cart/Add", b"");
+    assert_eq!(
+        grpc_refused,
+        (
+            200,
+            vec![
+                header(("content-type", "application/grpc")),
+                header(("grpc-status", "7")),
+                header(("grpc-message", "forbidden")),
+            ],
+            Vec::new()
+        ),
+        "a gRPC trailers-only refusal"
+    );
+    // The sixth request used up the quota; the seventh is limited from its head, and its
+    // unread body closes the connection.
+    let limited = refuse(&plain, "/a", b"body");
+    assert_eq!(
+        limited,
+        (
+            429,
+            vec![
+                header(("retry-after", "30")),
+                header(TEXT),
+                header(("connection", "close")),
+            ],
+            b"too many requests\n".to_vec()
+        )
+    );
+    let grpc_limited = refuse(&grpc, "/shop.Cart/Add", b"");
+    assert_eq!(grpc_limited.0, 200);
+    assert_eq!(
+        grpc_limited.1,
+        [
+            header(("retry-after", "30")),
+            header(("content-type", "application/grpc")),
+            header(("grpc-status", "8")),
+            header(("grpc-message", "too many requests")),
+        ]
+    );
+
+    // A body that timed out, and a request without a client key.
+    let mut http = HttpConfig::default();
+    http.missing_key = MissingKey::Reject(401);
+    let policy = HttpPolicy::new(tracehound(RateLimitConfig::disabled()), http, flag).unwrap();
+    let head = |headers, peer: Option<IpAddr>, body_follows| Head {
+        method: "POST",
+        path: "/upload",
+        query: None,
+        headers,
+        peer,
+        body_follows,
+    };
+    let peer = Some("198.51.100.7".parse().unwrap());
+    for (headers, expected) in [
+        (
+            &plain,
+            (
+                408,
+                vec![header(("connection", "close")), header(TEXT)],
+                b"request body too slow\n".to_vec(),
+            ),
+        ),
+        (
+            &grpc,
+            (
+                200,
+                vec![
+                    header(("connection", "close")),
+                    header(("content-type", "application/grpc")),
+                    header(("grpc-status", "4")),
+                    header(("grpc-message", "request body too slow")),
+                ],
+                Vec::new(),
+            ),
+        ),
+    ] {
+        let Admission::ReadBody(ticket) = policy.admit(&head(headers, peer, true)) else {
+            panic!("a body-reading detector awaits the body");
+        };
+        let inspection = policy.body_timed_out(ticket);
+        assert_eq!(written(inspection.decision.rejection().unwrap()), expected);
+    }
+    for (body_follows, headers) in [
+        (false, vec![]),
+        (true, vec![header(("connection", "close"))]),
+    ] {
+        let Admission::Decided(inspection) = policy.admit(&head(&plain, None, body_follows)) else {
+            panic!("no client key: refused from the head");
+        };
+        let expected = (401, headers, b"no client address\n".to_vec());
+        assert_eq!(written(inspection.decision.rejection().unwrap()), expected);
+    }
+}
+
+#[test]
+fn a_refusal_that_is_not_valid_http_falls_back_and_loses_only_what_is_invalid() {
+    let th = tracehound(RateLimitConfig::disabled());
+    let flag_all = |_: &Request<'_>| Some(ThreatSignal::new(Category::Injection, Severity::High));
+    let policy = HttpPolicy::new(th, HttpConfig::default(), flag_all).unwrap();
+    let none = List::new(&[]);
+    let inspection = policy.inspect(&request("GET", "/", None, &none, "198.51.100.7", b""));
+    let mut rejection = inspection.decision.rejection().cloned().unwrap();
+    rejection.status = 1000;
+    rejection
+        .headers
+        .insert(0, ("x-split", "a\r\nset-cookie: x=1".to_owned()));
+    rejection.headers.push(("bad name", "1".to_owned()));
+    rejection.headers.push(("x-kept", "1".to_owned()));
+    assert_eq!(
+        written(&rejection),
+        (
+            Refusal::FALLBACK_STATUS,
+            vec![
+                ("content-type", "text/plain; charset=utf-8".to_owned()),
+                ("x-kept", "1".to_owned()),
+            ],
+            b"forbidden\n".to_vec()
+        )
+    );
+    assert_eq!(Refusal::FALLBACK_STATUS, 403);
 }

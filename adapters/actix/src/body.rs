@@ -10,12 +10,13 @@ use actix_web::error::PayloadError;
 use actix_web::rt::time::sleep;
 use actix_web::web::Bytes;
 use futures_core::Stream;
+use tracehound::http::BodyPrefix;
 
 /// The start of a request body, read for inspection, and what remains of it.
 pub(crate) struct Buffered {
-    /// Every byte read so far: up to the cap, plus the rest of the chunk that crossed it.
-    bytes: Vec<u8>,
-    cap: usize,
+    prefix: BodyPrefix,
+    /// The rest of the chunk that crossed the cap: handed on after the prefix, not copied.
+    past_cap: Option<Bytes>,
     rest: Rest,
     /// The deadline passed before the body was buffered.
     pub(crate) timed_out: bool,
@@ -31,17 +32,18 @@ enum Rest {
     Failed(PayloadError),
 }
 
-/// Reads `payload` until more than `cap` bytes have arrived or it ends (or fails), or until
+/// Reads `payload` until a byte past `cap` has arrived or it ends (or fails), or until
 /// `timeout` has passed ([`Buffered::timed_out`]).
 ///
 /// At most one chunk past the cap is held, so memory stays near `cap` whatever the body's
-/// size. Reading one chunk past the cap is also how "more followed" is known.
+/// size. Reading past the cap is also how "more followed" is known.
 pub(crate) async fn buffer(mut payload: Payload, cap: usize, timeout: Duration) -> Buffered {
     let mut deadline = pin!(sleep(timeout));
-    let mut bytes = Vec::new();
+    let mut prefix = BodyPrefix::new(cap);
+    let mut past_cap = None;
     let mut timed_out = false;
     let rest = loop {
-        if bytes.len() > cap {
+        if prefix.is_truncated() {
             break Rest::More(payload);
         }
         let next = poll_fn(|cx| match Pin::new(&mut payload).poll_next(cx) {
@@ -55,40 +57,47 @@ pub(crate) async fn buffer(mut payload: Payload, cap: usize, timeout: Duration) 
         };
         match next {
             None => break Rest::End,
-            Some(Ok(chunk)) => bytes.extend_from_slice(&chunk),
-            Some(Err(error)) => break Rest::Failed(error),
+            Some(Ok(chunk)) => {
+                let taken = prefix.push(&chunk);
+                if taken < chunk.len() {
+                    past_cap = Some(chunk.slice(taken..));
+                }
+            }
+            Some(Err(error)) => {
+                prefix.mark_truncated();
+                break Rest::Failed(error);
+            }
         }
     };
     Buffered {
-        bytes,
-        cap,
+        prefix,
+        past_cap,
         rest,
         timed_out,
     }
 }
 
 impl Buffered {
-    /// The bytes the policy inspects: at most the cap.
-    pub(crate) fn inspected(&self) -> &[u8] {
-        &self.bytes[..self.bytes.len().min(self.cap)]
-    }
-
-    /// Whether the body goes on past [`Buffered::inspected`]: more followed the cap, or
-    /// reading failed so nobody knows.
-    pub(crate) fn truncated(&self) -> bool {
-        self.bytes.len() > self.cap || matches!(self.rest, Rest::Failed(_))
+    /// The bytes the policy inspects, and whether the body goes on past them.
+    pub(crate) fn prefix(&self) -> &BodyPrefix {
+        &self.prefix
     }
 
     /// A payload for the handler: every buffered byte, then the rest of the original body
     /// (or its read error), so the handler sees exactly what it would have seen unwrapped.
     pub(crate) fn into_payload(self) -> Payload {
-        match self.rest {
-            Rest::End if self.bytes.is_empty() => Payload::None,
-            Rest::End => Payload::from(self.bytes),
-            rest => {
-                let first = (!self.bytes.is_empty()).then(|| Bytes::from(self.bytes));
+        match (self.rest, self.past_cap) {
+            (Rest::End, None) if self.prefix.is_empty() => Payload::None,
+            (Rest::End, None) => Payload::from(self.prefix.into_bytes()),
+            (rest, past_cap) => {
+                let first =
+                    (!self.prefix.is_empty()).then(|| Bytes::from(self.prefix.into_bytes()));
                 let replay: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
-                    Box::pin(Replay { first, rest });
+                    Box::pin(Replay {
+                        first,
+                        past_cap,
+                        rest,
+                    });
                 Payload::from(replay)
             }
         }
@@ -98,6 +107,7 @@ impl Buffered {
 /// The buffered bytes followed by the rest of the body.
 struct Replay {
     first: Option<Bytes>,
+    past_cap: Option<Bytes>,
     rest: Rest,
 }
 
@@ -106,8 +116,8 @@ impl Stream for Replay {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let Some(first) = this.first.take() {
-            return Poll::Ready(Some(Ok(first)));
+        if let Some(buffered) = this.first.take().or_else(|| this.past_cap.take()) {
+            return Poll::Ready(Some(Ok(buffered)));
         }
         if let Rest::More(payload) = &mut this.rest {
             return Pin::new(payload).poll_next(cx);
@@ -170,9 +180,10 @@ mod tests {
         run(async {
             let chunks = vec![chunk(1, 600), chunk(2, 600), chunk(3, 600)];
             let buffered = buffer(payload(chunks), 1024, LONG).await;
-            assert_eq!(buffered.inspected().len(), 1024);
-            assert!(buffered.truncated());
+            assert_eq!(buffered.prefix().len(), 1024);
+            assert!(buffered.prefix().is_truncated());
             assert!(matches!(buffered.rest, Rest::More(_)));
+            assert_eq!(buffered.past_cap.as_ref().map(Bytes::len), Some(600 - 424));
             let (bytes, error) = drain(buffered.into_payload()).await;
             let expected = [vec![1; 600], vec![2; 600], vec![3; 600]].concat();
             assert_eq!(bytes, expected);
@@ -184,8 +195,8 @@ mod tests {
     fn a_body_of_exactly_the_cap_is_whole() {
         run(async {
             let buffered = buffer(payload(vec![chunk(7, 512), chunk(8, 512)]), 1024, LONG).await;
-            assert_eq!(buffered.inspected().len(), 1024);
-            assert!(!buffered.truncated());
+            assert_eq!(buffered.prefix().len(), 1024);
+            assert!(!buffered.prefix().is_truncated());
             let (bytes, error) = drain(buffered.into_payload()).await;
             assert_eq!(bytes, [vec![7; 512], vec![8; 512]].concat());
             assert!(error.is_none());
@@ -196,11 +207,11 @@ mod tests {
     fn a_zero_cap_still_learns_whether_there_is_a_body() {
         run(async {
             let empty = buffer(payload(Vec::new()), 0, LONG).await;
-            assert!(empty.inspected().is_empty() && !empty.truncated());
+            assert!(empty.prefix().is_empty() && !empty.prefix().is_truncated());
             assert!(matches!(empty.into_payload(), Payload::None));
 
             let some = buffer(payload(vec![chunk(5, 10)]), 0, LONG).await;
-            assert!(some.inspected().is_empty() && some.truncated());
+            assert!(some.prefix().is_empty() && some.prefix().is_truncated());
             assert_eq!(drain(some.into_payload()).await.0, vec![5; 10]);
         });
     }
@@ -210,8 +221,8 @@ mod tests {
         run(async {
             let chunks = vec![chunk(9, 100), Err(PayloadError::Incomplete(None))];
             let buffered = buffer(payload(chunks), 1024, LONG).await;
-            assert_eq!(buffered.inspected(), &[9; 100][..]);
-            assert!(buffered.truncated());
+            assert_eq!(buffered.prefix().as_bytes(), &[9; 100][..]);
+            assert!(buffered.prefix().is_truncated());
             let (bytes, error) = drain(buffered.into_payload()).await;
             assert_eq!(bytes, vec![9; 100]);
             assert!(matches!(error, Some(PayloadError::Incomplete(None))));

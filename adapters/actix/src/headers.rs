@@ -27,9 +27,9 @@ pub struct ActixHeaders<'a>(pub &'a HeaderMap);
 
 impl Headers for ActixHeaders<'_> {
     fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
-        // `get_all` yields a name's values in the order they arrived.
-        for value in self.0.get_all(name) {
-            each(value.as_bytes());
-        }
+        // The core reads a lookup function's values; `get_all` yields them in the order
+        // they arrived.
+        let map = self.0;
+        (|name: &str| map.get_all(name)).each_value(name, each);
     }
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
-use tracehound::http::{Admission, Decision, Head, HttpPolicy, Inspection};
+use tracehound::http::{Admission, Decision, Head, HttpPolicy, Inspection, Refusal};
 
 use crate::body;
 use crate::headers::ActixHeaders;
@@ -68,8 +69,7 @@ where
                         policy.body_timed_out(ticket)
                     } else {
                         let headers = ActixHeaders(req.headers());
-                        let request =
-                            head(&req, &headers).with_body(body.inspected(), body.truncated());
+                        let request = head(&req, &headers).with_prefix(body.prefix());
                         policy.inspect_body(ticket, &request)
                     };
                     // A refused request's buffered bytes and unread body are dropped here.
@@ -106,17 +106,22 @@ fn head<'a>(req: &'a ServiceRequest, headers: &'a ActixHeaders<'a>) -> Head<'a> 
 
 /// The response for `decision`, or `None` to serve the request.
 ///
-/// The one place a [`Decision`] becomes actix-web types.
+/// The one place a [`Decision`] becomes actix-web types, as the policy's [`Refusal`]
+/// spells it.
 fn respond(decision: &Decision) -> Option<HttpResponse> {
-    let rejection = decision.rejection()?;
-    // The policy only produces validated 4xx/5xx statuses; 403 stands in should one not
-    // be representable.
-    let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::FORBIDDEN);
+    let refusal = Refusal::new(decision.rejection()?);
+    // `Refusal` only yields valid statuses and headers; these fallbacks satisfy the types.
+    let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
     let mut response = HttpResponse::build(status);
-    for &(name, ref value) in &rejection.headers {
-        response.insert_header((name, value.as_str()));
+    for (name, value) in refusal.headers() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.append_header((name, value));
+        }
     }
-    Some(response.body(rejection.body))
+    Some(response.body(refusal.body()))
 }
 
 /// The [`Inspection`] of a request that passed, as the handler finds it in the request's

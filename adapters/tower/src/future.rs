@@ -18,8 +18,8 @@ use tokio::time::Sleep;
 use tower_service::Service;
 use tracehound::http::{Admission, BodyTicket, HttpPolicy, Inspection, Rejection};
 
-use crate::body::{RequestBody, ResponseBody};
-use crate::service::{admit, inspect_body, refuse};
+use crate::body::{RequestBody, ResponseBody, refuse};
+use crate::head::{admit, inspect_body};
 
 pin_project! {
     /// The future of [`TracehoundService`](crate::TracehoundService)'s response.
@@ -96,11 +96,7 @@ impl<S, B: Body> Pending<S, B> {
     /// Buffers the body: ready with `false` once it is buffered, `true` if the deadline
     /// passed first.
     fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        if self
-            .body
-            .poll_buffer(cx, self.policy.max_body_bytes())
-            .is_ready()
-        {
+        if self.body.poll_buffer(cx).is_ready() {
             return Poll::Ready(false);
         }
         self.deadline.poll(cx).map(|()| true)
@@ -126,14 +122,16 @@ where
     /// this layer).
     pub(crate) fn new(mut service: S, policy: Arc<HttpPolicy>, request: Request<B>) -> Self {
         let (parts, body) = request.into_parts();
+        let body_follows = !body.is_end_stream();
+        let body = RequestBody::new(body, policy.max_body_bytes());
         let mut future = ResponseFuture {
             called: None,
             pending: None,
             refused: None,
         };
-        match admit(&policy, &parts, !body.is_end_stream()) {
+        match admit(&policy, &parts, body_follows) {
             Admission::Decided(inspection) => {
-                match call_or_refuse(&mut service, parts, RequestBody::new(body), inspection) {
+                match call_or_refuse(&mut service, parts, body, inspection) {
                     Ok(called) => future.called = Some(called),
                     Err(rejection) => future.refused = Some(rejection),
                 }
@@ -144,7 +142,7 @@ where
                     service,
                     policy,
                     parts,
-                    body: RequestBody::new(body),
+                    body,
                     ticket,
                 });
             }
@@ -197,12 +195,10 @@ where
             ..
         }) = this.pending.take()
         {
-            let cap = policy.max_body_bytes();
             let inspection = if timed_out {
                 policy.body_timed_out(ticket)
             } else {
-                let (inspected, truncated) = body.inspected(cap);
-                inspect_body(&policy, ticket, &parts, inspected, truncated)
+                inspect_body(&policy, ticket, &parts, body.prefix())
             };
             // On a refusal, the buffered bytes and the rest of the body are dropped here.
             match call_or_refuse(&mut service, parts, body, inspection) {

@@ -150,6 +150,7 @@
 
 mod body;
 mod future;
+mod head;
 mod layer;
 mod service;
 

@@ -12,13 +12,14 @@
 //!    owed to it. A request the detector cannot flag (for [`SignedVerdict`]: one without a
 //!    verdict header) is decided here as well, and its body is never buffered.
 //! 2. **The body.** Otherwise ([`Admission::ReadBody`]) the adapter buffers the body up to
-//!    [`HttpPolicy::max_body_bytes`], within [`HttpConfig::body_timeout`], and calls
-//!    [`HttpPolicy::inspect_body`] with a [`Request`], or [`HttpPolicy::body_timed_out`]
-//!    if the deadline passed first (408, and the buffered bytes are dropped).
+//!    [`HttpPolicy::max_body_bytes`] in a [`BodyPrefix`], within
+//!    [`HttpConfig::body_timeout`], and calls [`HttpPolicy::inspect_body`] with a
+//!    [`Request`], or [`HttpPolicy::body_timed_out`] if the deadline passed first (408, and
+//!    the buffered bytes are dropped).
 //!
-//! The adapter then either serves the request or writes the [`Rejection`]. No decision is
-//! taken in an adapter. [`HttpPolicy::inspect`] runs both steps for a caller that already
-//! holds the whole request, as here:
+//! The adapter then either serves the request or writes the [`Rejection`] as its
+//! [`Refusal`] says. No decision is taken in an adapter. [`HttpPolicy::inspect`] runs both
+//! steps for a caller that already holds the whole request, as here:
 //!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
@@ -56,9 +57,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod body;
 mod client_key;
 pub(crate) mod config;
 mod redact;
+mod refusal;
 mod verdict;
 
 use std::fmt;
@@ -70,9 +73,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use self::body::BodyPrefix;
 pub use self::client_key::{ClientKeySource, IpPrefix, IpPrefixError, KeyFn, MAX_HOPS};
 pub use self::config::{HttpConfig, MissingKey, Responses};
 pub use self::redact::{REDACTED, REDACTED_CARD};
+pub use self::refusal::Refusal;
 pub use self::verdict::{
     MAX_VERDICT_VALUES, MAX_VERDICTS, SignedVerdict, VERDICT_HEADER, VerdictError, VerdictStats,
 };
@@ -87,6 +92,32 @@ pub trait Headers {
     /// Calls `each` with every value of header `name` (given in ASCII lowercase), in the
     /// order they arrived.
     fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8]));
+}
+
+/// A function from a header name to its values reads as [`Headers`], so a framework's map
+/// needs no type of its own: `&|name: &str| map.get_all(name)` is one.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracehound::http::Headers;
+///
+/// let map = HashMap::from([("x-forwarded-for", vec!["203.0.113.9", "198.51.100.7"])]);
+/// let headers = |name: &str| map.get(name).cloned().unwrap_or_default();
+/// let mut seen = Vec::new();
+/// headers.each_value("x-forwarded-for", &mut |value| seen.push(value.to_vec()));
+/// assert_eq!(seen, [b"203.0.113.9".to_vec(), b"198.51.100.7".to_vec()]);
+/// ```
+impl<F, I> Headers for F
+where
+    F: Fn(&str) -> I,
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
+        for value in self(name) {
+            each(value.as_ref());
+        }
+    }
 }
 
 /// The head of a request (everything but its body), as the policy sees it. Adapters fill it
@@ -122,6 +153,12 @@ impl<'a> Head<'a> {
             body,
             body_truncated,
         }
+    }
+
+    /// The whole request: this head with the body read so far, as
+    /// [`with_body`](Self::with_body) of the prefix's bytes and its truncation.
+    pub fn with_prefix(self, prefix: &'a BodyPrefix) -> Request<'a> {
+        self.with_body(prefix.as_bytes(), prefix.is_truncated())
     }
 }
 
