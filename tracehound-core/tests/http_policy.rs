@@ -1267,14 +1267,14 @@ fn every_refusal_the_policy_makes_is_written_as_it_was_made() {
         Some(ThreatSignal::new(Category::Injection, severity))
     };
     let mut config = Config::default();
-    config.maintenance.interval = Duration::ZERO;
-    config.rate_limit.requests = 6;
-    config.rate_limit.burst = Some(6);
-    config.rate_limit.window = Duration::from_secs(60);
-    config.rate_limit.block = Duration::from_secs(30);
-    config.quarantine.max_count = 1;
-    config.max_payload_bytes = 512;
-    config.max_depth = 6;
+    config.maintenance = None;
+    config.rate_limit.get_or_insert_default().requests = NonZeroU32::new(6).unwrap();
+    config.rate_limit.get_or_insert_default().burst = NonZeroU32::new(6);
+    config.rate_limit.get_or_insert_default().window = Duration::from_secs(60);
+    config.rate_limit.get_or_insert_default().block = Duration::from_secs(30);
+    config.quarantine.max_count = NonZeroUsize::new(1).unwrap();
+    config.max_payload_bytes = NonZeroUsize::new(512).unwrap();
+    config.max_depth = NonZeroUsize::new(6).unwrap();
     let th = Tracehound::builder()
         .config(config)
         .clock(ManualClock::new(Timestamp::from_unix_millis(NOW * 1000)))
@@ -1367,7 +1367,7 @@ fn every_refusal_the_policy_makes_is_written_as_it_was_made() {
     // A body that timed out, and a request without a client key.
     let mut http = HttpConfig::default();
     http.missing_key = MissingKey::Reject(401);
-    let policy = HttpPolicy::new(tracehound(RateLimitConfig::disabled()), http, flag).unwrap();
+    let policy = HttpPolicy::new(tracehound(None), http, flag).unwrap();
     let head = |headers, peer: Option<IpAddr>, body_follows| Head {
         method: "POST",
         path: "/upload",
@@ -1420,7 +1420,7 @@ fn every_refusal_the_policy_makes_is_written_as_it_was_made() {
 
 #[test]
 fn a_refusal_that_is_not_valid_http_falls_back_and_loses_only_what_is_invalid() {
-    let th = tracehound(RateLimitConfig::disabled());
+    let th = tracehound(None);
     let flag_all = |_: &Request<'_>| Some(ThreatSignal::new(Category::Injection, Severity::High));
     let policy = HttpPolicy::new(th, HttpConfig::default(), flag_all).unwrap();
     let none = List::new(&[]);
