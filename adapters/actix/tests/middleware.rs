@@ -116,9 +116,9 @@ fn tracehound(rate_limit: Option<RateLimitConfig>) -> Result<Tracehound, Box<dyn
 }
 
 /// `requests` a minute for each source, and a minute's block for one that exceeds it.
-fn quota(requests: u32) -> Option<RateLimitConfig> {
+fn quota(requests: NonZeroU32) -> Option<RateLimitConfig> {
     let mut rate = RateLimitConfig::default();
-    rate.requests = NonZeroU32::new(requests).unwrap();
+    rate.requests = requests;
     rate.window = Duration::from_secs(60);
     rate.block = Duration::from_secs(60);
     Some(rate)
@@ -266,7 +266,11 @@ fn forged_stale_and_misdirected_verdicts_are_ignored_and_counted() -> TestResult
 
 #[test]
 fn a_source_over_its_quota_gets_429_with_retry_after() -> TestResult {
-    let policy = policy(tracehound(quota(1))?, HttpConfig::default(), waf()?)?;
+    let policy = policy(
+        tracehound(quota(NonZeroU32::MIN))?,
+        HttpConfig::default(),
+        waf()?,
+    )?;
     let server = Server::start(&policy)?;
     let agent = agent();
 
@@ -346,7 +350,7 @@ fn behind_a_trusted_proxy_the_rightmost_forwarded_address_is_the_key() -> TestRe
     config.client_key = ClientKeySource::RightmostForwardedFor {
         trusted_proxies: vec!["127.0.0.1".parse()?],
     };
-    let policy = policy(tracehound(quota(1))?, config, waf.clone())?;
+    let policy = policy(tracehound(quota(NonZeroU32::MIN))?, config, waf.clone())?;
     let server = Server::start(&policy)?;
     let agent = agent();
     let status = |path: &str, forwarded_for: &str| -> Result<u16, Box<dyn Error>> {
@@ -391,7 +395,11 @@ fn without_a_trusted_proxy_forwarded_for_never_changes_the_key() -> TestResult {
         let waf = waf()?;
         let mut config = HttpConfig::default();
         config.client_key = source.clone();
-        let policy = policy(tracehound(quota(2))?, config, waf.clone())?;
+        let policy = policy(
+            tracehound(quota(NonZeroU32::MIN.saturating_add(1)))?,
+            config,
+            waf.clone(),
+        )?;
         let server = Server::start(&policy)?;
         let agent = agent();
 
@@ -534,7 +542,7 @@ fn no_second_value_strips_a_valid_verdict() -> TestResult {
 
 #[test]
 fn a_limited_source_is_refused_before_its_body_is_read() -> TestResult {
-    let (server, _policy) = hostile_server(quota(1))?;
+    let (server, _policy) = hostile_server(quota(NonZeroU32::MIN))?;
     // actix-web's HTTP/1 dispatcher answers `Expect: 100-continue` itself before any
     // middleware runs; the refusal still comes without a body byte read.
     hostile::a_limited_source_is_refused_from_its_head(
@@ -581,7 +589,7 @@ fn a_body_bound_verdict_flags_only_its_own_body() -> TestResult {
 
 #[test]
 fn a_limited_client_that_sends_its_body_anyway_reads_its_429() -> TestResult {
-    let (server, _policy) = hostile_server(quota(1))?;
+    let (server, _policy) = hostile_server(quota(NonZeroU32::MIN))?;
     hostile::a_limited_client_that_sends_its_body_reads_its_answer(server.addr)?;
     Ok(())
 }

@@ -51,9 +51,7 @@ fn waf() -> SignedVerdict {
 
 /// A quota of `requests` a minute with a minute's block, or none.
 fn quota(requests: Option<u32>) -> Option<RateLimitConfig> {
-    let Some(requests) = requests else {
-        return None;
-    };
+    let requests = requests?;
     let mut rate_limit = RateLimitConfig::default();
     rate_limit.requests = NonZeroU32::new(requests).unwrap();
     rate_limit.window = Duration::from_secs(60);
