@@ -15,7 +15,7 @@ use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::http::{
     ClientKeySource, Head, Headers, HttpConfig, HttpPolicy, SignedVerdict, VERDICT_HEADER,
 };
-use tracehound::{MaintenanceConfig, RateLimitConfig, Tracehound};
+use tracehound::Tracehound;
 
 const NOW: u64 = 1_763_800_000;
 const NAMES: [&str; 3] = [VERDICT_HEADER, "x-forwarded-for", "forwarded"];
@@ -38,8 +38,8 @@ fn setup() -> &'static (HttpPolicy, SignedVerdict) {
     SETUP.get_or_init(|| {
         let clock = ManualClock::new(Timestamp::from_unix_millis(NOW * 1000));
         let tracehound = Tracehound::builder()
-            .rate_limit(RateLimitConfig::disabled())
-            .maintenance(MaintenanceConfig::manual())
+            .rate_limit(None)
+            .maintenance(None)
             .clock(clock.clone())
             .build()
             .expect("the fuzz configuration is valid");

@@ -29,7 +29,6 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tracehound::audit::merkle::{self, leaf_hash};
@@ -118,7 +117,7 @@ fn config(dir: &Path) -> AuditConfig {
     config.deployment = DEPLOYMENT.to_owned();
     config.fsync = FsyncPolicy::Never;
     config.segment_bytes = SEGMENT_BYTES;
-    config.checkpoint_interval = Duration::ZERO;
+    config.checkpoint_interval = None;
     config
 }
 
