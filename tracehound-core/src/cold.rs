@@ -66,7 +66,7 @@ use std::fmt;
 pub struct ObjectKey(String);
 
 /// The longest key, in bytes (S3's limit).
-pub const MAX_KEY_LEN: usize = 1024;
+const MAX_KEY_LEN: usize = 1024;
 
 impl ObjectKey {
     /// Checks `key` and wraps it.

@@ -25,14 +25,13 @@ pub trait Random: Send + Sync + fmt::Debug {
     fn next_u64(&self) -> u64;
 }
 
-/// The operating system's random number generator: the default.
+/// The operating system's random number generator: the default when the builder is given
+/// no other.
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct OsRandom;
+pub(crate) struct OsRandom;
 
 impl OsRandom {
-    /// The operating system's generator.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         OsRandom
     }
 }

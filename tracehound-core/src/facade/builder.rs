@@ -62,7 +62,7 @@ impl Builder {
         self
     }
 
-    /// The randomness source for jitter (default: [`OsRandom`]).
+    /// The randomness source for jitter (default: the operating system's generator).
     pub fn random(mut self, random: impl Random + 'static) -> Self {
         self.random = Some(Arc::new(random));
         self
