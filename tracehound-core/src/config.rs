@@ -3,7 +3,6 @@
 //! room; the aggregate [`Config`](crate::Config) lives with the facade.
 
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 /// A configuration that cannot be used. Each variant names what to fix.
@@ -56,13 +55,19 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// `n` as a non-zero count, for defaults written as literals (`n` is never zero there).
-pub(crate) const fn at_least_one(n: usize) -> NonZeroUsize {
-    match NonZeroUsize::new(n) {
-        Some(n) => n,
-        None => NonZeroUsize::MIN,
-    }
+/// A non-zero count from a literal, checked when the crate compiles: `nonzero!(0)` does not
+/// build, so defaults need no runtime check.
+macro_rules! nonzero {
+    ($n:expr) => {
+        const {
+            match std::num::NonZero::new($n) {
+                Some(n) => n,
+                None => panic!("a count that must not be zero"),
+            }
+        }
+    };
 }
+pub(crate) use nonzero;
 
 /// Durations as text: a whole number and a unit.
 pub(crate) mod duration_text {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, at_least_one, duration_text, option_duration_text};
+use crate::config::{ConfigError, duration_text, nonzero, option_duration_text};
 
 /// The audit log: where it lives, how durable an append is, and how it signs.
 ///
@@ -85,7 +85,7 @@ impl Default for AuditConfig {
             key_file: None,
             trusted_keys: Vec::new(),
             checkpoint_interval: Some(Duration::from_secs(10)),
-            queue_capacity: at_least_one(16_384),
+            queue_capacity: nonzero!(16_384),
             segment_bytes: 64 << 20,
             max_epoch_records: None,
             gap_markers: true,

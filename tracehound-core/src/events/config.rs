@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, at_least_one};
+use crate::config::{ConfigError, nonzero};
 
 /// Event subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,8 +21,8 @@ pub struct EventsConfig {
 impl Default for EventsConfig {
     fn default() -> Self {
         Self {
-            max_subscribers: at_least_one(16),
-            max_queue: at_least_one(65_536),
+            max_subscribers: nonzero!(16),
+            max_queue: nonzero!(65_536),
         }
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditConfig;
 use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES};
-use crate::config::{ConfigError, at_least_one, room};
+use crate::config::{ConfigError, nonzero, room};
 use crate::events::EventsConfig;
 use crate::hound::HoundConfig;
 use crate::http::config::HttpConfig;
@@ -85,8 +85,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             canonical_form: CanonicalForm::Jcs,
-            max_payload_bytes: at_least_one(1_000_000),
-            max_depth: at_least_one(128),
+            max_payload_bytes: nonzero!(1_000_000),
+            max_depth: nonzero!(128),
             quarantine: QuarantineConfig::default(),
             rate_limit: Some(RateLimitConfig::default()),
             events: EventsConfig::default(),

@@ -1,6 +1,7 @@
 //! The intercept pipeline, steps 1 to 6: rate limit, threat signal, canonical encoding,
 //! signature, insert, and the hound job for new evidence.
 
+use crate::canonical::EncodeError;
 use crate::error::Error;
 use crate::events::EventKind;
 use crate::hound::{Exhaustion, Offered, Order};
@@ -66,7 +67,7 @@ impl Inner {
         }
         match self.encode(scent, |bytes| self.insert(scent, threat, bytes)) {
             Ok(outcome) => outcome,
-            Err(Unencoded::Refused(crate::canonical::EncodeError::TooLarge { limit })) => {
+            Err(Unencoded::Refused(EncodeError::TooLarge { limit })) => {
                 Outcome::PayloadTooLarge { limit }
             }
             // Bad input from the request, not a failure of tracehound: refused, and not

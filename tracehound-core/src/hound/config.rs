@@ -98,17 +98,10 @@ mod defaults {
     use std::time::Duration;
 
     use super::Exhaustion;
-    use crate::config::at_least_one;
-
-    const fn at_least_one_u64(n: u64) -> NonZeroU64 {
-        match NonZeroU64::new(n) {
-            Some(n) => n,
-            None => NonZeroU64::MIN,
-        }
-    }
+    use crate::config::nonzero;
 
     pub(super) fn workers() -> NonZeroUsize {
-        at_least_one(2)
+        nonzero!(2)
     }
     pub(super) fn job_timeout() -> Duration {
         Duration::from_secs(5)
@@ -117,7 +110,7 @@ mod defaults {
         Duration::from_secs(5)
     }
     pub(super) fn rotate_after() -> NonZeroU64 {
-        at_least_one_u64(1_000)
+        nonzero!(1_000)
     }
     pub(super) fn rotation_jitter() -> u64 {
         100
@@ -126,25 +119,25 @@ mod defaults {
         Exhaustion::Defer
     }
     pub(super) fn defer_queue() -> NonZeroUsize {
-        at_least_one(256)
+        nonzero!(256)
     }
     pub(super) fn max_job_bytes() -> NonZeroUsize {
-        at_least_one(1 << 20)
+        nonzero!(1 << 20)
     }
     pub(super) fn max_decoded() -> NonZeroU64 {
-        at_least_one_u64(16 << 20)
+        nonzero!(16 << 20)
     }
     pub(super) fn address_space() -> u64 {
         512 << 20
     }
     pub(super) fn cpu_seconds() -> NonZeroU64 {
-        at_least_one_u64(300)
+        nonzero!(300)
     }
     pub(super) fn require_sandbox() -> bool {
         true
     }
     pub(super) fn retained() -> NonZeroUsize {
-        at_least_one(10_000)
+        nonzero!(10_000)
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, at_least_one, option_duration_text};
+use crate::config::{ConfigError, nonzero, option_duration_text};
 
 /// The evidence buffer's bounds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +25,8 @@ pub struct QuarantineConfig {
 impl Default for QuarantineConfig {
     fn default() -> Self {
         Self {
-            max_count: at_least_one(10_000),
-            max_bytes: at_least_one(100_000_000),
+            max_count: nonzero!(10_000),
+            max_bytes: nonzero!(100_000_000),
             max_age: None,
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use governor::Quota;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, at_least_one, duration_text};
+use crate::config::{ConfigError, duration_text, nonzero};
 
 /// Per-source rate limiting (GCRA): a source may send `burst` requests at once and then one
 /// every `window / requests`.
@@ -31,20 +31,14 @@ pub struct RateLimitConfig {
     pub max_keys: NonZeroUsize,
 }
 
-/// 100 requests per window.
-const DEFAULT_REQUESTS: NonZeroU32 = match NonZeroU32::new(100) {
-    Some(n) => n,
-    None => NonZeroU32::MIN,
-};
-
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
-            requests: DEFAULT_REQUESTS,
+            requests: nonzero!(100),
             window: Duration::from_secs(60),
             burst: None,
             block: Duration::from_secs(300),
-            max_keys: at_least_one(100_000),
+            max_keys: nonzero!(100_000),
         }
     }
 }
