@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::audit::AuditError;
 use crate::canonical::EncodeError;
+use crate::cold::LossReason;
 use crate::config::ConfigError;
 use crate::scent::ParseError;
 
@@ -59,6 +60,12 @@ pub enum Error {
     EvidenceCorrupted,
     /// The `Tracehound` an [`Observer`](crate::Observer) watched is gone.
     Closed,
+    /// Cold storage is not configured: give the builder a store
+    /// ([`Builder::cold_store`](crate::Builder::cold_store)).
+    ColdDisabled,
+    /// Evidence could not be handed to cold storage (the queue is full, or evacuation has
+    /// shut down); it was counted, audited and evented as lost.
+    Evacuation(LossReason),
     /// A bug inside tracehound was caught before it could reach the host. The operation had
     /// no effect beyond what the counters and audit log show. Please report it.
     Internal {
@@ -82,6 +89,8 @@ impl fmt::Display for Error {
                 f.write_str("held evidence no longer matches its signature")
             }
             Error::Closed => f.write_str("the tracehound this observer watched is gone"),
+            Error::ColdDisabled => f.write_str("cold storage is not configured"),
+            Error::Evacuation(reason) => write!(f, "evidence not evacuated: {reason}"),
             Error::Internal { context } => {
                 write!(
                     f,

@@ -138,8 +138,8 @@ pub use crate::error::{Error, SubscribeError};
 pub use crate::events::{Event, EventKind, EventsConfig, Subscription};
 pub use crate::evidence::{AuditLeaf, EvictionCause, PurgeReason, Receipt, Removed};
 pub use crate::facade::{
-    Admitted, AuditHead, AuditReader, Builder, Config, Maintenance, MaintenanceConfig, Observer,
-    Outcome, Replacement, Tracehound,
+    Admitted, AuditHead, AuditReader, Builder, Config, ErasedEvidence, Erasure, Maintenance,
+    MaintenanceConfig, Observer, Outcome, Replacement, Tracehound,
 };
 pub use crate::hound::{Exhaustion, HoundConfig};
 pub use crate::quarantine::QuarantineConfig;

@@ -2,6 +2,7 @@
 
 use crate::audit::AuditStats;
 use crate::clock::Timestamp;
+use crate::cold::ColdStats;
 use crate::hound::HoundStats;
 use crate::scent::Severity;
 
@@ -26,6 +27,8 @@ pub struct Snapshot {
     pub audit: AuditStats,
     /// The hound pool (all zero when none is configured).
     pub hound: HoundStats,
+    /// Cold storage: the uploader, its queue and the spool (all zero when not configured).
+    pub cold: ColdStats,
 }
 
 /// `intercept` results by kind, since the `Tracehound` was built.

@@ -49,6 +49,15 @@ pub enum RecordType {
     /// First leaf of an epoch that does not continue the one before: the operator accepted
     /// starting over after the log found its stored history missing or contradicted.
     Reset = 11,
+    /// Evidence reached cold storage; the reason is the evacuation cause code, the digest
+    /// the destination digest: SHA-256 of the object key, a zero byte, and the SHA-256 of
+    /// the envelope object.
+    Evacuated = 12,
+    /// Evidence was erased on request; the reason is a bit set of where it was found
+    /// (1 quarantine, 2 spool, 4 cold store).
+    Erased = 13,
+    /// Evidence meant for cold storage did not get there; the reason is the loss code.
+    ColdDropped = 14,
 }
 
 impl RecordType {
@@ -65,6 +74,9 @@ impl RecordType {
             9 => RecordType::EpochStart,
             10 => RecordType::Analysed,
             11 => RecordType::Reset,
+            12 => RecordType::Evacuated,
+            13 => RecordType::Erased,
+            14 => RecordType::ColdDropped,
             _ => return None,
         })
     }
@@ -83,6 +95,9 @@ impl RecordType {
             RecordType::EpochStart => "epoch-start",
             RecordType::Analysed => "analysed",
             RecordType::Reset => "reset",
+            RecordType::Evacuated => "evacuated",
+            RecordType::Erased => "erased",
+            RecordType::ColdDropped => "cold-dropped",
         }
     }
 
@@ -660,7 +675,7 @@ mod tests {
         let mut longer = good.clone();
         longer.push(0);
         assert!(AuditRecord::decode(&longer).is_err());
-        for (at, value) in [(0, 2), (1, 0), (1, 12), (18, 0), (18, 65), (59 + 4, 4)] {
+        for (at, value) in [(0, 2), (1, 0), (1, 15), (18, 0), (18, 65), (59 + 4, 4)] {
             let mut bad = good.clone();
             bad[at] = value;
             assert!(AuditRecord::decode(&bad).is_err(), "byte {at} = {value}");

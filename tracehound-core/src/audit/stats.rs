@@ -33,6 +33,12 @@ pub struct AuditCounts {
     pub analysed: u64,
     /// Reset leaves: epochs started over after stored history was found missing.
     pub resets: u64,
+    /// Evidence written to cold storage.
+    pub evacuated: u64,
+    /// Evidence erased on request.
+    pub erased: u64,
+    /// Evidence that did not reach cold storage.
+    pub cold_dropped: u64,
 }
 
 impl AuditCounts {
@@ -49,6 +55,9 @@ impl AuditCounts {
             + self.epoch_starts
             + self.analysed
             + self.resets
+            + self.evacuated
+            + self.erased
+            + self.cold_dropped
     }
 
     pub(crate) fn count(&mut self, kind: RecordType) {
@@ -64,6 +73,9 @@ impl AuditCounts {
             RecordType::EpochStart => &mut self.epoch_starts,
             RecordType::Analysed => &mut self.analysed,
             RecordType::Reset => &mut self.resets,
+            RecordType::Evacuated => &mut self.evacuated,
+            RecordType::Erased => &mut self.erased,
+            RecordType::ColdDropped => &mut self.cold_dropped,
         };
         *slot += 1;
     }

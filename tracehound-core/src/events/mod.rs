@@ -20,11 +20,14 @@ use parking_lot::Mutex;
 use crate::audit::writer::{Listener, Notice};
 use crate::audit::{AuditError, SignedCheckpoint};
 use crate::clock::Timestamp;
+use crate::cold::ErasedFrom;
+use crate::cold::{EvacuationCause, LossReason, ObjectKey};
 use crate::error::{Error, SubscribeError};
 use crate::evidence::{AuditLeaf, EvictionCause, PurgeReason, Receipt};
 use crate::hound::Analysis;
 use crate::scent::{Category, Severity, SourceKey};
 use crate::signature::Signature;
+use tracehound_codec::Digest;
 
 /// One event, numbered in publication order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +197,48 @@ pub enum EventKind {
     InterceptFailed {
         /// The failure.
         error: Error,
+    },
+    /// Evidence reached cold storage (written now, or found there byte for byte).
+    EvidenceEvacuated {
+        /// The evidence.
+        signature: Signature,
+        /// Its severity.
+        severity: Severity,
+        /// The envelope's object key.
+        key: ObjectKey,
+        /// SHA-256 of the envelope object.
+        envelope_hash: Digest,
+        /// Why it was evacuated.
+        cause: EvacuationCause,
+        /// The `evacuated` audit record.
+        audit_leaf: Option<AuditLeaf>,
+    },
+    /// Evidence meant for cold storage did not get there.
+    EvacuationLost {
+        /// The evidence.
+        signature: Signature,
+        /// Its severity.
+        severity: Severity,
+        /// Why.
+        reason: LossReason,
+        /// The `cold-dropped` audit record.
+        audit_leaf: Option<AuditLeaf>,
+    },
+    /// The cold store stopped answering; evidence spools (or waits) until it is back.
+    ColdStoreUnreachable {
+        /// The store's message.
+        message: String,
+    },
+    /// The cold store answers again; the spool drains.
+    ColdStoreRecovered,
+    /// Evidence was erased on request.
+    EvidenceErased {
+        /// The evidence.
+        signature: Signature,
+        /// Where it was found: in the quarantine, the spool, the cold store.
+        places: ErasedFrom,
+        /// The `erased` audit record.
+        audit_leaf: Option<AuditLeaf>,
     },
 }
 

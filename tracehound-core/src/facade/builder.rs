@@ -10,6 +10,8 @@ use crate::audit::AuditLog;
 use crate::audit::writer;
 use crate::canonical::{CanonicalForm, Limits};
 use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::cold::{ColdConfig, ColdStore};
+use crate::config::ConfigError;
 use crate::error::Error;
 use crate::events::{EventBus, EventsConfig};
 use crate::hound::pool::Pool;
@@ -18,6 +20,7 @@ use crate::quarantine::{Quarantine, QuarantineConfig};
 use crate::random::{OsRandom, Random};
 use crate::rate_limit::{RateLimitConfig, RateLimiter};
 
+use super::cold::{Cold, ColdJournal, Tee};
 use super::config::Config;
 use super::maintenance::{self, MaintenanceConfig};
 use super::vault::Vault;
@@ -47,6 +50,7 @@ pub struct Builder {
     config: Config,
     clock: Option<Arc<dyn Clock>>,
     random: Option<Arc<dyn Random>>,
+    cold_store: Option<Arc<dyn ColdStore>>,
 }
 
 impl Builder {
@@ -105,12 +109,36 @@ impl Builder {
         self
     }
 
+    /// The cold store evidence is evacuated to (a local directory, a bucket: see the
+    /// `tracehound-cold-storage` crate). Turns evacuation on with the default
+    /// [`ColdConfig`] unless [`cold`](Self::cold) or the configuration set one.
+    pub fn cold_store(mut self, store: Arc<dyn ColdStore>) -> Self {
+        self.cold_store = Some(store);
+        self
+    }
+
+    /// When evidence is evacuated, and the uploader's bounds; `None` for no evacuation.
+    pub fn cold(mut self, cold: impl Into<Option<ColdConfig>>) -> Self {
+        self.config.cold = cold.into();
+        self
+    }
+
     /// Validates the configuration and builds the `Tracehound`: opens its audit log
     /// ([`Error::Audit`] if it cannot be used), starts the writer, the maintenance thread
     /// if configured, and the hound workers if configured ([`Error::Start`] if a thread or
     /// the pool cannot start; [`Error::Config`] for an invalid configuration).
     pub fn build(self) -> Result<Tracehound, Error> {
-        let config = self.config;
+        let mut config = self.config;
+        match (&config.cold, &self.cold_store) {
+            (None, Some(_)) => config.cold = Some(ColdConfig::default()),
+            (Some(_), None) => {
+                return Err(Error::Config(ConfigError::invalid(
+                    "cold",
+                    "cold storage is configured but no store was given (Builder::cold_store)",
+                )));
+            }
+            _ => {}
+        }
         config.validate()?;
         let clock = self
             .clock
@@ -137,12 +165,13 @@ impl Builder {
         }
         let opened = log.open_report().clone();
         let sealed = log.sealed_epochs();
+        let tee = Arc::new(Tee::new(Arc::clone(&bus)));
         let (audit_writer, sequencer) = writer::start(
             log,
             config.audit.queue_capacity.get(),
             config.audit.checkpoint_interval,
             config.audit.gap_markers,
-            Arc::clone(&bus) as Arc<dyn writer::Listener>,
+            Arc::clone(&tee) as Arc<dyn writer::Listener>,
             Arc::clone(&clock),
         )
         .map_err(Error::start("tracehound-audit"))?;
@@ -151,6 +180,29 @@ impl Builder {
             .verify_sealed(sealed, Arc::clone(&clock))
             .map_err(Error::start("tracehound-audit-verify"))?;
         let seed = random.next_u64();
+        let vault = Arc::new(Mutex::new(Vault {
+            quarantine: Quarantine::new(
+                config.quarantine.max_count.get(),
+                config.quarantine.max_bytes.get(),
+                config.quarantine.max_age.is_some(),
+            ),
+            audit: sequencer,
+        }));
+        let cold = match (&config.cold, self.cold_store) {
+            (Some(cold), Some(store)) => {
+                let layout = cold.layout(&config.audit.deployment)?;
+                let journal = ColdJournal {
+                    vault: Arc::clone(&vault),
+                    bus: Arc::clone(&bus),
+                    clock: Arc::clone(&clock),
+                };
+                let cold = Cold::start(cold, layout, store, journal, Arc::clone(&random))
+                    .map_err(Error::start("tracehound-cold"))?;
+                tee.export_to(Arc::clone(cold.uploader()));
+                Some(cold)
+            }
+            _ => None,
+        };
         let mut pool_error = None;
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| Inner {
             hound: config.hound.clone().and_then(|hound| {
@@ -171,15 +223,9 @@ impl Builder {
                 max_bytes: config.max_payload_bytes.get(),
                 max_depth: config.max_depth.get(),
             },
-            vault: Mutex::new(Vault {
-                quarantine: Quarantine::new(
-                    config.quarantine.max_count.get(),
-                    config.quarantine.max_bytes.get(),
-                    config.quarantine.max_age.is_some(),
-                ),
-                audit: sequencer,
-            }),
+            vault,
             bus,
+            cold,
             audit_writer,
             outcomes: Default::default(),
             limiter,

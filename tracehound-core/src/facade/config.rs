@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditConfig;
 use crate::canonical::{CanonicalForm, MAX_DEPTH, MAX_PAYLOAD_BYTES};
+use crate::cold::ColdConfig;
 use crate::config::{ConfigError, nonzero, room};
 use crate::events::EventsConfig;
 use crate::hound::HoundConfig;
@@ -75,6 +76,12 @@ pub struct Config {
     /// (evidence is held and audited, not analysed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hound: Option<HoundConfig>,
+    /// Evacuation to cold storage: when evidence goes, the uploader's queue and spool. The
+    /// store itself is given to the builder
+    /// ([`Builder::cold_store`](crate::Builder::cold_store)); giving one turns this on with
+    /// the defaults. Default: off (`cold = false`).
+    #[serde(with = "room")]
+    pub cold: Option<ColdConfig>,
     /// How an HTTP adapter describes, keys and answers requests: pass it to
     /// [`HttpPolicy::new`](crate::http::HttpPolicy::new). Not used by the `Tracehound`
     /// itself.
@@ -93,6 +100,7 @@ impl Default for Config {
             maintenance: Some(MaintenanceConfig::default()),
             audit: AuditConfig::default(),
             hound: None,
+            cold: None,
             http: HttpConfig::default(),
         }
     }
@@ -154,6 +162,9 @@ impl Config {
         self.http.validate()?;
         if let Some(hound) = &self.hound {
             hound.validate()?;
+        }
+        if let Some(cold) = &self.cold {
+            cold.validate(&self.audit.deployment)?;
         }
         self.audit.validate()
     }

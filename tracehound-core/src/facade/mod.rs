@@ -10,6 +10,7 @@
 //! - `pipeline`: the intercept steps;
 //! - `scratch`: the thread's wiped encoding buffer;
 //! - `vault`: the quarantine's journal, turning its changes into audit leaves and events;
+//! - `cold`: evacuation to cold storage, checkpoint export, shutdown and erasure;
 //! - `operations`: removing, replacing, flushing and expiring evidence;
 //! - `maintenance`: the housekeeping thread;
 //! - `audit`: the log's head, checkpoints, proofs and the read-only [`AuditReader`];
@@ -18,6 +19,7 @@
 
 mod audit;
 mod builder;
+mod cold;
 mod config;
 mod maintenance;
 mod observer;
@@ -52,11 +54,13 @@ use crate::snapshot::Snapshot;
 
 pub use self::audit::{AuditHead, AuditReader};
 pub use self::builder::Builder;
+pub use self::cold::{ErasedEvidence, Erasure};
 pub use self::config::Config;
 pub use self::maintenance::MaintenanceConfig;
 pub use self::observer::Observer;
 pub use self::outcome::{Admitted, Maintenance, Outcome, Replacement};
 
+use self::cold::Cold;
 use self::outcome::OutcomeCounters;
 use self::vault::Vault;
 
@@ -95,8 +99,11 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limits: Limits,
     limiter: Option<RateLimiter>,
-    vault: Mutex<Vault>,
+    /// Shared with the cold uploader's journal, which audits from its own thread.
+    vault: Arc<Mutex<Vault>>,
     bus: Arc<EventBus>,
+    /// Cold storage, if configured.
+    cold: Option<Cold>,
     audit_writer: Writer,
     outcomes: OutcomeCounters,
     /// Hound workers, if configured.
@@ -113,8 +120,21 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Workers first: their results append audit leaves, which must come before the close.
         drop(self.hound.take());
-        self.vault.get_mut().audit.close();
+        // Then cold storage, whose uploads append `evacuated` leaves; the final checkpoint
+        // the writer signs on close is exported before the uploader stops.
+        let deadline = self
+            .config
+            .cold
+            .as_ref()
+            .map(|c| std::time::Instant::now() + c.shutdown_deadline);
+        if let Some(deadline) = deadline {
+            self.evacuate_held(deadline);
+        }
+        self.vault.lock().audit.close();
         self.audit_writer.stop();
+        if let (Some(cold), Some(deadline)) = (&self.cold, deadline) {
+            cold.uploader().finish(deadline);
+        }
     }
 }
 

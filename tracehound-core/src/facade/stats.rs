@@ -7,6 +7,7 @@ use crate::hound::pool::Pool;
 use crate::snapshot::{EventStats, QuarantineStats, RateLimitStats, SeverityCounts, Snapshot};
 
 use super::Inner;
+use super::cold::Cold;
 
 impl Inner {
     pub(super) fn snapshot(&self) -> Snapshot {
@@ -50,6 +51,7 @@ impl Inner {
         let taken_at = self.now_or_epoch();
         let audit = self.audit_writer.stats(records, taken_at);
         Snapshot {
+            cold: self.cold.as_ref().map(Cold::stats).unwrap_or_default(),
             taken_at,
             outcomes: self.outcomes.read(),
             quarantine,

@@ -4,15 +4,18 @@
 
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use crate::audit::writer::{Notice, Sequencer};
 use crate::audit::{EvidenceRecord, RecordType};
 use crate::clock::Timestamp;
-use crate::events::EventKind;
+use crate::events::{EventBus, EventKind};
 use crate::evidence::{AuditLeaf, Receipt};
 use crate::hound::{Analysis, Completed, HoundOutcome, analysis_digest};
 use crate::quarantine::{Change, Journal, Quarantine, Removal};
 
 use super::Inner;
+use super::cold::Evacuator;
 
 /// The quarantine and the audit log's sequencer, under one lock.
 #[derive(Debug)]
@@ -29,11 +32,11 @@ pub(super) struct Changes {
     wanted: bool,
     events: Vec<EventKind>,
     /// The time of the changes, shared by their records and their events.
-    at: Option<Timestamp>,
+    pub(super) at: Option<Timestamp>,
 }
 
 impl Changes {
-    fn push(&mut self, make: impl FnOnce() -> EventKind) {
+    pub(super) fn push(&mut self, make: impl FnOnce() -> EventKind) {
         if self.wanted {
             self.events.push(make());
         }
@@ -48,11 +51,13 @@ impl Changes {
 /// (and event).
 pub(super) struct Recorder<'a> {
     audit: &'a mut Sequencer,
-    changes: &'a mut Changes,
+    pub(super) changes: &'a mut Changes,
+    /// Where removed evidence is offered, if cold storage is configured.
+    cold: Option<&'a Evacuator>,
 }
 
 impl Recorder<'_> {
-    fn append(&mut self, record: &EvidenceRecord<'_>) -> Option<AuditLeaf> {
+    pub(super) fn append(&mut self, record: &EvidenceRecord<'_>) -> Option<AuditLeaf> {
         let changes = &mut *self.changes;
         self.audit
             .append(record, &mut |notice| changes.notice(notice))
@@ -145,45 +150,70 @@ impl Journal for Recorder<'_> {
                 receipt,
                 removal,
                 at,
-                ..
+                bytes,
             } => {
                 self.changes.at = Some(at);
                 let audit_leaf = self.append(&removal_record(removal, receipt, at));
                 self.changes
                     .push(|| removal_event(removal, receipt.clone(), audit_leaf));
+                if let Some(cold) = self.cold
+                    && let Some(cause) = cold.cause_of(removal, receipt.severity)
+                    && let Err(reason) = cold.offer(receipt, bytes, cause, None)
+                {
+                    self.record_loss(receipt, reason, at);
+                }
                 audit_leaf
             }
         }
     }
 }
 
+/// Runs `f` on the quarantine under the vault's lock, with the journal that records its
+/// changes (offering removed evidence to `cold` as its policy says), and publishes the
+/// events they produced before releasing the lock, so subscribers see each piece of
+/// evidence's events in audit order.
+pub(super) fn with_vault<T>(
+    vault: &Mutex<Vault>,
+    bus: &EventBus,
+    cold: Option<&Evacuator>,
+    now_or_epoch: impl FnOnce() -> Timestamp,
+    f: impl FnOnce(&mut Quarantine, &mut Recorder<'_>) -> T,
+) -> T {
+    let mut changes = Changes {
+        wanted: bus.wanted(),
+        ..Changes::default()
+    };
+    let mut vault = vault.lock();
+    let Vault { quarantine, audit } = &mut *vault;
+    let result = f(
+        quarantine,
+        &mut Recorder {
+            audit,
+            changes: &mut changes,
+            cold,
+        },
+    );
+    if !changes.events.is_empty() {
+        let at = changes.at.unwrap_or_else(now_or_epoch);
+        bus.publish(at, changes.events);
+    }
+    drop(vault);
+    result
+}
+
 impl Inner {
-    /// Runs `f` on the quarantine under the vault's lock, with the journal that records its
-    /// changes, and publishes the events they produced before releasing the lock, so
-    /// subscribers see each piece of evidence's events in audit order.
+    /// [`with_vault`] over this `Tracehound`'s vault, evacuating as configured.
     pub(super) fn with_vault<T>(
         &self,
         f: impl FnOnce(&mut Quarantine, &mut Recorder<'_>) -> T,
     ) -> T {
-        let mut changes = Changes {
-            wanted: self.bus.wanted(),
-            ..Changes::default()
-        };
-        let mut vault = self.vault.lock();
-        let Vault { quarantine, audit } = &mut *vault;
-        let result = f(
-            quarantine,
-            &mut Recorder {
-                audit,
-                changes: &mut changes,
-            },
-        );
-        if !changes.events.is_empty() {
-            let at = changes.at.unwrap_or_else(|| self.now_or_epoch());
-            self.bus.publish(at, changes.events);
-        }
-        drop(vault);
-        result
+        with_vault(
+            &self.vault,
+            &self.bus,
+            self.cold.as_ref().map(|c| &c.evacuator),
+            || self.now_or_epoch(),
+            f,
+        )
     }
 
     /// Turns a finished hound job into an audit leaf, an event and a lookup entry. Runs on
@@ -259,7 +289,12 @@ mod tests {
             source: &source,
         };
         let now = Timestamp::from_unix_millis(2_000);
-        quarantine.insert(candidate, || now, &mut Recorder { audit, changes })
+        let mut recorder = Recorder {
+            audit,
+            changes,
+            cold: None,
+        };
+        quarantine.insert(candidate, || now, &mut recorder)
     }
 
     #[test]

@@ -54,10 +54,6 @@ pub(crate) enum Change<'a> {
     /// until it lets go, and they are wiped then.
     Removed {
         receipt: &'a Receipt,
-        #[cfg_attr(
-            not(test),
-            expect(dead_code, reason = "the seam cold storage's evacuator plugs into")
-        )]
         bytes: &'a EvidenceBytes,
         removal: Removal,
         at: Timestamp,

@@ -1,5 +1,9 @@
-//! The cold-store seam: where evidence goes when it leaves the quarantine, so it outlives
-//! the buffer.
+//! Cold storage: where evidence goes when it leaves the quarantine, so it outlives the
+//! buffer.
+//!
+//! This room holds the seam, [`ColdStore`], and everything that does not depend on how a
+//! store is reached: the object [`Layout`] and [`Manifest`]s, the uploader thread with its
+//! bounded queue, retries and on-disk spool, verified reads and erasure ([`ColdReader`]).
 //!
 //! The core owns this trait and stays synchronous and free of cloud SDKs; a separate crate
 //! (`tracehound-cold-storage`) implements it over a local directory or an object store,
@@ -56,7 +60,18 @@
 //! # Ok::<(), ColdError>(())
 //! ```
 
+mod config;
+mod layout;
+mod read;
+pub(crate) mod spool;
+pub(crate) mod uploader;
+
 use std::fmt;
+
+pub use config::{ColdConfig, SpoolConfig};
+pub use layout::{IndexEntry, Layout, Manifest, destination_digest, source_tag};
+pub use read::{ColdEvidence, ColdReader, ErasedFrom, ErasedObjects, ReadError, Selection};
+pub use uploader::{ColdStats, EvacuationCause, LossReason};
 
 /// The name of one object: printable ASCII of `[a-z0-9._/-]`, 1 to 1,024 bytes, made of
 /// non-empty `/`-separated segments none of which is `.` or `..`. Keys are built from

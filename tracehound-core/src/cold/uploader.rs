@@ -1,0 +1,876 @@
+//! The uploader: a thread the library owns that seals evacuated evidence in envelopes and
+//! writes them to the cold store, spooling to disk while the store is unreachable.
+//!
+//! The hot path only offers evidence handles to a bounded queue ([`Uploader::offer`]) and
+//! never waits. A failed write marks the store down: the item goes to the spool (or, with no
+//! spool, is held and retried while the queue fills), and retries follow an exponential
+//! backoff with jitter, timed by the injected clock and drawn from the injected randomness.
+//! While the store is up, the spool drains one entry per turn of the loop, between new
+//! items. Everything that cannot be kept is reported to the [`Reporter`] as lost, so it is
+//! counted, audited and evented: nothing is lost silently.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
+use tracehound_codec::{Digest, envelope};
+
+use crate::clock::{Clock, Timestamp};
+use crate::evidence::{EvidenceBytes, Receipt};
+use crate::random::Random;
+use crate::scent::Severity;
+use crate::signature::Signature;
+
+use super::layout::{Layout, Manifest, ManifestFacts};
+use super::spool::{Item, PushError, Spool};
+use super::{ColdConfig, ColdError, ColdStore, ObjectKey, Put};
+
+/// Longest the loop sleeps before looking at the clock again while it waits to retry.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Why evidence was evacuated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EvacuationCause {
+    /// It was evicted to make room.
+    Evicted,
+    /// It was removed by `flush`.
+    Flushed,
+    /// It was removed by `neutralize`.
+    Neutralized,
+    /// It outlived `quarantine.max_age`.
+    Expired,
+    /// It was still held when the `Tracehound` shut down.
+    Shutdown,
+    /// [`Tracehound::evacuate`](crate::Tracehound::evacuate) asked for it.
+    OnDemand,
+}
+
+impl EvacuationCause {
+    /// The reason code of its `evacuated` audit record.
+    pub const fn code(self) -> u8 {
+        match self {
+            EvacuationCause::Evicted => 1,
+            EvacuationCause::Flushed => 2,
+            EvacuationCause::Neutralized => 3,
+            EvacuationCause::Expired => 4,
+            EvacuationCause::Shutdown => 5,
+            EvacuationCause::OnDemand => 6,
+        }
+    }
+
+    /// The name written in manifests.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EvacuationCause::Evicted => "evicted",
+            EvacuationCause::Flushed => "flushed",
+            EvacuationCause::Neutralized => "neutralized",
+            EvacuationCause::Expired => "expired",
+            EvacuationCause::Shutdown => "shutdown",
+            EvacuationCause::OnDemand => "on-demand",
+        }
+    }
+}
+
+/// Why evidence meant for cold storage did not get there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LossReason {
+    /// The uploader's queue was full (by count or bytes).
+    QueueFull,
+    /// The spool was full and this ranked lowest (severity, then age).
+    SpoolFull,
+    /// The spool's disk failed.
+    SpoolFailed {
+        /// The operating system's message.
+        message: String,
+    },
+    /// The store already holds a different object under its key: an integrity problem,
+    /// never overwritten.
+    Conflict {
+        /// The key.
+        key: ObjectKey,
+    },
+    /// The store refused the write.
+    Refused {
+        /// The key.
+        key: ObjectKey,
+        /// The store's reason.
+        message: String,
+    },
+    /// Evacuation had shut down, or the shutdown deadline passed with the store unreachable
+    /// and no spool.
+    Closed,
+    /// The envelope could not be sealed.
+    Unsealable,
+}
+
+impl LossReason {
+    /// The reason code of its `cold-dropped` audit record.
+    pub const fn code(&self) -> u8 {
+        match self {
+            LossReason::QueueFull => 1,
+            LossReason::SpoolFull => 2,
+            LossReason::SpoolFailed { .. } => 3,
+            LossReason::Conflict { .. } => 4,
+            LossReason::Refused { .. } => 5,
+            LossReason::Closed => 6,
+            LossReason::Unsealable => 7,
+        }
+    }
+}
+
+impl fmt::Display for LossReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LossReason::QueueFull => f.write_str("the evacuation queue was full"),
+            LossReason::SpoolFull => f.write_str("the spool was full"),
+            LossReason::SpoolFailed { message } => write!(f, "the spool failed: {message}"),
+            LossReason::Conflict { key } => {
+                write!(f, "the store holds a different object at {key}")
+            }
+            LossReason::Refused { key, message } => {
+                write!(f, "the store refused {key}: {message}")
+            }
+            LossReason::Closed => f.write_str("evacuation had shut down"),
+            LossReason::Unsealable => f.write_str("the envelope could not be sealed"),
+        }
+    }
+}
+
+/// Evidence on its way to the store.
+#[derive(Debug)]
+pub(crate) struct Evacuation {
+    pub(crate) receipt: Receipt,
+    pub(crate) bytes: EvidenceBytes,
+    pub(crate) cause: EvacuationCause,
+}
+
+/// Evidence the store now holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Evacuated {
+    pub(crate) signature: Signature,
+    pub(crate) severity: Severity,
+    pub(crate) size: u64,
+    pub(crate) key: ObjectKey,
+    pub(crate) envelope_hash: Digest,
+    pub(crate) cause: EvacuationCause,
+}
+
+/// Evidence that did not reach the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Lost {
+    pub(crate) signature: Signature,
+    pub(crate) severity: Severity,
+    pub(crate) size: u64,
+    pub(crate) reason: LossReason,
+}
+
+/// Who hears what the uploader did; the facade audits and events it.
+pub(crate) trait Reporter: Send + Sync + fmt::Debug {
+    /// The store holds it (written now, or found already there).
+    fn evacuated(&self, evacuated: Evacuated);
+    /// It will not reach the store.
+    fn lost(&self, lost: Lost);
+    /// The store became unreachable (`Some(message)`) or reachable again (`None`).
+    fn store_state(&self, unreachable: Option<String>);
+}
+
+/// Counters of the uploader, the queue and the spool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ColdStats {
+    /// Whether evacuation is configured.
+    pub enabled: bool,
+    /// Evacuations accepted into the queue.
+    pub queued: u64,
+    /// Envelopes written to the store (each with its manifest).
+    pub uploaded: u64,
+    /// Envelopes the store already held, byte for byte.
+    pub existing: u64,
+    /// Envelope bytes written to the store.
+    pub bytes: u64,
+    /// Items written to the spool.
+    pub spooled: u64,
+    /// Retries of an unreachable store.
+    pub retried: u64,
+    /// Evidence that did not reach the store, each audited and evented.
+    pub dropped: u64,
+    /// Keys that held a different object (also counted in `dropped`).
+    pub conflicts: u64,
+    /// Signed checkpoints written to the store.
+    pub checkpoints: u64,
+    /// Spool files found damaged or half-written, and deleted.
+    pub spool_discarded: u64,
+    /// Evacuations waiting in the queue now.
+    pub queue_len: usize,
+    /// Payload bytes waiting in the queue now.
+    pub queue_bytes: usize,
+    /// Spool files now.
+    pub spool_files: usize,
+    /// Bytes of spool files now.
+    pub spool_bytes: u64,
+    /// Whether the store is unreachable now.
+    pub store_down: bool,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    queued: AtomicU64,
+    uploaded: AtomicU64,
+    existing: AtomicU64,
+    bytes: AtomicU64,
+    spooled: AtomicU64,
+    retried: AtomicU64,
+    dropped: AtomicU64,
+    conflicts: AtomicU64,
+    checkpoints: AtomicU64,
+    spool_discarded: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+/// What the offering side and the thread share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    counters: Counters,
+    queue_bytes: AtomicUsize,
+    max_queue_bytes: usize,
+    closed: AtomicBool,
+    down: AtomicBool,
+    stop_at: Mutex<Option<Instant>>,
+    pub(crate) spool: Option<Mutex<Spool>>,
+    pub(crate) store: Arc<dyn ColdStore>,
+    pub(crate) layout: Layout,
+}
+
+enum Message {
+    Evidence(Evacuation),
+    Checkpoint(Item),
+    Drain(Sender<()>),
+    Stop,
+}
+
+/// The offering side of the uploader.
+#[derive(Debug)]
+pub(crate) struct Uploader {
+    tx: Sender<Message>,
+    shared: Arc<Shared>,
+    done: Receiver<()>,
+    checkpoints: bool,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Message::Evidence(_) => "Evidence",
+            Message::Checkpoint(_) => "Checkpoint",
+            Message::Drain(_) => "Drain",
+            Message::Stop => "Stop",
+        })
+    }
+}
+
+/// What the uploader thread needs besides the store.
+pub(crate) struct Start {
+    pub(crate) store: Arc<dyn ColdStore>,
+    pub(crate) layout: Layout,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    pub(crate) reporter: Arc<dyn Reporter>,
+}
+
+impl Uploader {
+    /// Opens the spool (if configured) and starts the thread.
+    pub(crate) fn start(config: &ColdConfig, start: Start) -> std::io::Result<Uploader> {
+        let (spool, discarded) = match &config.spool {
+            Some(spool) => {
+                let (spool, opened) = Spool::open(spool)?;
+                (Some(Mutex::new(spool)), opened.discarded)
+            }
+            None => (None, 0),
+        };
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            queue_bytes: AtomicUsize::new(0),
+            max_queue_bytes: config.queue_bytes.get(),
+            closed: AtomicBool::new(false),
+            down: AtomicBool::new(false),
+            stop_at: Mutex::new(None),
+            spool,
+            store: start.store,
+            layout: start.layout,
+        });
+        bump(&shared.counters.spool_discarded, discarded);
+        let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity.get());
+        let (done_tx, done) = crossbeam_channel::bounded(1);
+        let worker = Worker {
+            rx,
+            shared: Arc::clone(&shared),
+            clock: start.clock,
+            random: start.random,
+            reporter: start.reporter,
+            retry_initial: config.retry_initial,
+            retry_max: config.retry_max,
+            down: None,
+            pending: None,
+        };
+        thread::Builder::new()
+            .name("tracehound-cold".into())
+            .spawn(move || {
+                worker.run();
+                let _ = done_tx.send(());
+            })?;
+        Ok(Uploader {
+            tx,
+            shared,
+            done,
+            checkpoints: config.checkpoints,
+        })
+    }
+
+    /// What the thread and erasure share.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Offers evidence: without waiting when `deadline` is `None` (the hot path), else
+    /// waiting until `deadline` for room (shutdown). Says why if it cannot be queued; the
+    /// evidence handle is then let go.
+    pub(crate) fn offer_within(
+        &self,
+        evacuation: Evacuation,
+        deadline: Option<Instant>,
+    ) -> Result<(), LossReason> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(LossReason::Closed);
+        }
+        let size = evacuation.bytes.as_slice().len();
+        let before = self.shared.queue_bytes.fetch_add(size, Ordering::AcqRel);
+        if before + size > self.shared.max_queue_bytes && deadline.is_none() {
+            self.shared.queue_bytes.fetch_sub(size, Ordering::AcqRel);
+            return Err(LossReason::QueueFull);
+        }
+        let message = Message::Evidence(evacuation);
+        let refused = match deadline {
+            None => self
+                .tx
+                .try_send(message)
+                .err()
+                .map(|e| matches!(e, TrySendError::Full(_))),
+            Some(deadline) => self
+                .tx
+                .send_deadline(message, deadline)
+                .err()
+                .map(|e| matches!(e, crossbeam_channel::SendTimeoutError::Timeout(_))),
+        };
+        match refused {
+            None => {
+                bump(&self.shared.counters.queued, 1);
+                Ok(())
+            }
+            Some(full) => {
+                self.shared.queue_bytes.fetch_sub(size, Ordering::AcqRel);
+                Err(if full {
+                    LossReason::QueueFull
+                } else {
+                    LossReason::Closed
+                })
+            }
+        }
+    }
+
+    /// Offers a signed checkpoint's note without waiting; a full queue skips it (the next
+    /// checkpoint covers it), counted nowhere else than in the store's absence of it.
+    pub(crate) fn offer_checkpoint(&self, epoch: u64, size: u64, note: &str) {
+        if !self.checkpoints || self.shared.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let item = Item {
+            key: self.shared.layout.checkpoint_key(epoch, size),
+            manifest: None,
+            body: note.as_bytes().to_vec(),
+        };
+        if self.tx.try_send(Message::Checkpoint(item)).is_err() {
+            tracing::warn!(epoch, size, "cold: checkpoint export skipped, queue full");
+        }
+    }
+
+    /// Waits until everything queued before now has been written or spooled, or `deadline`
+    /// passes; whether it was.
+    pub(crate) fn drain(&self, deadline: Instant) -> bool {
+        let (reply, replied) = crossbeam_channel::bounded(1);
+        self.tx
+            .send_deadline(Message::Drain(reply), deadline)
+            .is_ok()
+            && replied.recv_deadline(deadline).is_ok()
+    }
+
+    /// Refuses new offers from now on, lets the thread write what is queued until
+    /// `deadline` (spooling the rest, or reporting it lost), and waits for it to end, a
+    /// little past the deadline at most.
+    pub(crate) fn finish(&self, deadline: Instant) {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        *self.shared.stop_at.lock() = Some(deadline);
+        let _ = self.tx.send_deadline(Message::Stop, deadline);
+        // One write in flight may outlast the deadline; the store's own timeouts bound it.
+        let _ = self.done.recv_deadline(deadline + Duration::from_secs(2));
+    }
+
+    /// The counters, queue and spool now.
+    pub(crate) fn stats(&self) -> ColdStats {
+        let c = &self.shared.counters;
+        let read = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (spool_files, spool_bytes) = self.shared.spool.as_ref().map_or((0, 0), |s| {
+            let s = s.lock();
+            (s.len(), s.bytes())
+        });
+        ColdStats {
+            enabled: true,
+            queued: read(&c.queued),
+            uploaded: read(&c.uploaded),
+            existing: read(&c.existing),
+            bytes: read(&c.bytes),
+            spooled: read(&c.spooled),
+            retried: read(&c.retried),
+            dropped: read(&c.dropped),
+            conflicts: read(&c.conflicts),
+            checkpoints: read(&c.checkpoints),
+            spool_discarded: read(&c.spool_discarded),
+            queue_len: self.tx.len(),
+            queue_bytes: self.shared.queue_bytes.load(Ordering::Relaxed),
+            spool_files,
+            spool_bytes,
+            store_down: self.shared.down.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a loss the offering side reports itself (a refused offer).
+    pub(crate) fn count_loss(&self) {
+        bump(&self.shared.counters.dropped, 1);
+    }
+}
+
+/// An unreachable store: how many tries failed in a row, and when to try next.
+#[derive(Debug, Clone, Copy)]
+struct Down {
+    failures: u32,
+    next_at: Timestamp,
+}
+
+struct Worker {
+    rx: Receiver<Message>,
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    reporter: Arc<dyn Reporter>,
+    retry_initial: Duration,
+    retry_max: Duration,
+    down: Option<Down>,
+    /// With no spool: the one item held while the store is down.
+    pending: Option<Item>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        loop {
+            if self.pending.is_some() {
+                if self.stop_at().is_some() {
+                    break;
+                }
+                thread::sleep(self.until_retry());
+                self.retry();
+                continue;
+            }
+            let message = match self.wait() {
+                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(wait) => self.rx.recv_timeout(wait),
+            };
+            match message {
+                Ok(Message::Evidence(evacuation)) => {
+                    if let Some(item) = self.seal(evacuation) {
+                        self.deliver(item);
+                    }
+                }
+                Ok(Message::Checkpoint(item)) => self.deliver(item),
+                Ok(Message::Drain(reply)) => {
+                    let _ = reply.send(());
+                }
+                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.down.is_some() {
+                self.retry();
+            } else {
+                self.upload_spooled();
+            }
+        }
+        self.stop();
+    }
+
+    fn stop_at(&self) -> Option<Instant> {
+        *self.shared.stop_at.lock()
+    }
+
+    fn now(&self) -> Timestamp {
+        panic::catch_unwind(AssertUnwindSafe(|| self.clock.now())).unwrap_or(Timestamp::EPOCH)
+    }
+
+    /// How long to wait for a message: forever when idle, a poll while retrying, not at all
+    /// while the spool has entries to drain.
+    fn wait(&self) -> Option<Duration> {
+        if self.down.is_some() {
+            Some(self.until_retry())
+        } else if self.spool_len() > 0 {
+            Some(Duration::ZERO)
+        } else {
+            None
+        }
+    }
+
+    fn until_retry(&self) -> Duration {
+        self.down.map_or(POLL, |down| {
+            down.next_at.saturating_duration_since(self.now()).min(POLL)
+        })
+    }
+
+    fn spool_len(&self) -> usize {
+        self.shared.spool.as_ref().map_or(0, |s| s.lock().len())
+    }
+
+    /// Seals evidence into its envelope and manifest, letting go of the payload handle.
+    fn seal(&self, evacuation: Evacuation) -> Option<Item> {
+        let Evacuation {
+            receipt,
+            bytes,
+            cause,
+        } = evacuation;
+        let payload = bytes.as_slice();
+        let size = payload.len();
+        let sealed = envelope::seal(payload);
+        drop(bytes);
+        self.shared.queue_bytes.fetch_sub(size, Ordering::AcqRel);
+        let signature = receipt.signature();
+        let Ok(body) = sealed else {
+            self.lose(Lost {
+                signature: signature.clone(),
+                severity: receipt.severity(),
+                size: size as u64,
+                reason: LossReason::Unsealable,
+            });
+            return None;
+        };
+        let key = self
+            .shared
+            .layout
+            .evidence_key(signature, receipt.captured());
+        let facts = ManifestFacts {
+            signature,
+            severity: receipt.severity(),
+            size: size as u64,
+            captured: receipt.captured(),
+            source: receipt.source(),
+            audit_leaf: receipt.audit_leaf().map(|l| [l.epoch, l.index]),
+            cause: cause.as_str(),
+        };
+        let manifest = Manifest::new(facts, &key, &body);
+        Some(Item {
+            key,
+            manifest: Some(manifest),
+            body,
+        })
+    }
+
+    /// Writes `item` to the store, or holds it while the store is down.
+    fn deliver(&mut self, item: Item) {
+        if self.down.is_some() {
+            self.hold(item);
+            return;
+        }
+        match self.put(&item) {
+            Ok(put) => self.written(item, put),
+            Err(ColdError::Unavailable { message }) => {
+                self.failed(message);
+                self.hold(item);
+            }
+            Err(error) => self.refused(item, error),
+        }
+    }
+
+    /// Writes the envelope, then its manifest: the manifest names an object that exists.
+    fn put(&self, item: &Item) -> Result<Put, ColdError> {
+        let store = &self.shared.store;
+        let layout = &self.shared.layout;
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            let put = store.put(&item.key, &item.body)?;
+            if let Some(manifest) = &item.manifest {
+                store.put(&layout.manifest_key(manifest), &manifest.to_json())?;
+            }
+            Ok(put)
+        }))
+        .unwrap_or_else(|_| Err(ColdError::unavailable("the cold store panicked")))
+    }
+
+    /// Keeps `item` until the store is back: in the spool, or as the one pending item.
+    fn hold(&mut self, item: Item) {
+        let Some(spool) = &self.shared.spool else {
+            if self.stop_at().is_some() {
+                self.lose_item(&item, LossReason::Closed);
+            } else {
+                self.pending = Some(item);
+            }
+            return;
+        };
+        let pushed = spool.lock().push(&item);
+        match pushed {
+            Ok(dropped) => {
+                bump(&self.shared.counters.spooled, 1);
+                for victim in dropped {
+                    self.lose_item(&victim, LossReason::SpoolFull);
+                }
+            }
+            Err(PushError::Full) => self.lose_item(&item, LossReason::SpoolFull),
+            Err(PushError::Io(error)) => self.lose_item(
+                &item,
+                LossReason::SpoolFailed {
+                    message: error.to_string(),
+                },
+            ),
+        }
+    }
+
+    /// At retry time, tries the pending item or the spool's first entry.
+    fn retry(&mut self) {
+        let Some(down) = self.down else {
+            return;
+        };
+        if self.now() < down.next_at {
+            return;
+        }
+        bump(&self.shared.counters.retried, 1);
+        if let Some(item) = self.pending.take() {
+            match self.put(&item) {
+                Ok(put) => {
+                    self.recovered();
+                    self.written(item, put);
+                }
+                Err(ColdError::Unavailable { message }) => {
+                    self.pending = Some(item);
+                    self.failed(message);
+                }
+                Err(error) => {
+                    self.recovered();
+                    self.refused(item, error);
+                }
+            }
+        } else if !self.upload_spooled() {
+            // Nothing to try with: the next item that arrives is the probe.
+            self.recovered();
+        }
+    }
+
+    /// Uploads the spool's first entry; whether there was one.
+    fn upload_spooled(&mut self) -> bool {
+        let Some(spool) = &self.shared.spool else {
+            return false;
+        };
+        let next = {
+            let mut spool = spool.lock();
+            let Some(rank) = spool.next() else {
+                return false;
+            };
+            match spool.read(rank) {
+                Ok(Some(item)) => Some((rank, item)),
+                Ok(None) => {
+                    bump(&self.shared.counters.spool_discarded, 1);
+                    None
+                }
+                Err(error) => {
+                    // Gone (erased meanwhile) or unreadable: either way not uploadable.
+                    tracing::warn!(%error, "cold: a spool entry could not be read");
+                    let _ = spool.remove(rank);
+                    None
+                }
+            }
+        };
+        let Some((rank, item)) = next else {
+            return true;
+        };
+        match self.put(&item) {
+            Ok(put) => {
+                self.recovered();
+                self.unspool(rank);
+                self.written(item, put);
+            }
+            Err(ColdError::Unavailable { message }) => self.failed(message),
+            Err(error) => {
+                self.recovered();
+                self.unspool(rank);
+                self.refused(item, error);
+            }
+        }
+        true
+    }
+
+    fn unspool(&self, rank: super::spool::Rank) {
+        if let Some(spool) = &self.shared.spool
+            && let Err(error) = spool.lock().remove(rank)
+        {
+            tracing::warn!(%error, "cold: a spool entry could not be deleted");
+        }
+    }
+
+    fn failed(&mut self, message: String) {
+        let failures = self.down.map_or(1, |d| d.failures.saturating_add(1));
+        if self.down.is_none() {
+            self.shared.down.store(true, Ordering::Relaxed);
+            tracing::warn!(%message, "cold store unreachable; spooling");
+            self.reporter.store_state(Some(message));
+        }
+        self.down = Some(Down {
+            failures,
+            next_at: self.now().saturating_add(self.backoff(failures)),
+        });
+    }
+
+    fn recovered(&mut self) {
+        if self.down.take().is_some() {
+            self.shared.down.store(false, Ordering::Relaxed);
+            self.reporter.store_state(None);
+        }
+    }
+
+    /// The wait after the `failures`-th failure in a row: doubling from `retry_initial` up
+    /// to `retry_max`, then a uniformly drawn point in its upper half.
+    fn backoff(&self, failures: u32) -> Duration {
+        let doubled = self
+            .retry_initial
+            .saturating_mul(1 << failures.saturating_sub(1).min(20));
+        let ceiling = doubled.min(self.retry_max);
+        let half = ceiling / 2;
+        let spread = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
+        half + Duration::from_nanos(self.random.next_u64() % spread)
+    }
+
+    fn written(&self, item: Item, put: Put) {
+        let c = &self.shared.counters;
+        let Some(manifest) = item.manifest else {
+            bump(&c.checkpoints, 1);
+            return;
+        };
+        match put {
+            Put::Created => {
+                bump(&c.uploaded, 1);
+                bump(&c.bytes, item.body.len() as u64);
+            }
+            _ => bump(&c.existing, 1),
+        }
+        let Some((signature, severity)) = identity(&manifest) else {
+            return;
+        };
+        self.reporter.evacuated(Evacuated {
+            signature,
+            severity,
+            size: manifest.size,
+            envelope_hash: Digest::of(&item.body),
+            key: item.key,
+            cause: cause_of(&manifest.cause),
+        });
+    }
+
+    fn refused(&self, item: Item, error: ColdError) {
+        let reason = match error {
+            ColdError::Conflict { key } => {
+                bump(&self.shared.counters.conflicts, 1);
+                LossReason::Conflict { key }
+            }
+            ColdError::Refused { key, message } => LossReason::Refused { key, message },
+            other => LossReason::Refused {
+                key: item.key.clone(),
+                message: other.to_string(),
+            },
+        };
+        tracing::warn!(key = %item.key, %reason, "cold: write refused");
+        self.lose_item(&item, reason);
+    }
+
+    fn lose_item(&self, item: &Item, reason: LossReason) {
+        let Some(manifest) = &item.manifest else {
+            tracing::warn!(key = %item.key, %reason, "cold: checkpoint not exported");
+            return;
+        };
+        if let Some((signature, severity)) = identity(manifest) {
+            self.lose(Lost {
+                signature,
+                severity,
+                size: manifest.size,
+                reason,
+            });
+        }
+    }
+
+    fn lose(&self, lost: Lost) {
+        bump(&self.shared.counters.dropped, 1);
+        self.reporter.lost(lost);
+    }
+
+    /// Shutdown: what is still queued goes to the store until the deadline, then to the
+    /// spool; without a spool it is reported lost.
+    fn stop(mut self) {
+        let deadline = self.stop_at().unwrap_or_else(Instant::now);
+        if let Some(item) = self.pending.take() {
+            self.lose_item(&item, LossReason::Closed);
+        }
+        while let Ok(message) = self.rx.try_recv() {
+            let item = match message {
+                Message::Evidence(evacuation) => self.seal(evacuation),
+                Message::Checkpoint(item) => Some(item),
+                Message::Drain(reply) => {
+                    let _ = reply.send(());
+                    None
+                }
+                Message::Stop => None,
+            };
+            let Some(item) = item else { continue };
+            if Instant::now() < deadline && self.down.is_none() {
+                self.deliver(item);
+                if let Some(item) = self.pending.take() {
+                    self.lose_item(&item, LossReason::Closed);
+                }
+            } else {
+                self.hold(item);
+            }
+        }
+    }
+}
+
+/// The signature and severity a manifest names.
+fn identity(manifest: &Manifest) -> Option<(Signature, Severity)> {
+    Some((
+        manifest.signature.parse().ok()?,
+        manifest.severity.parse().ok()?,
+    ))
+}
+
+fn cause_of(name: &str) -> EvacuationCause {
+    [
+        EvacuationCause::Evicted,
+        EvacuationCause::Flushed,
+        EvacuationCause::Neutralized,
+        EvacuationCause::Expired,
+        EvacuationCause::Shutdown,
+        EvacuationCause::OnDemand,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == name)
+    .unwrap_or(EvacuationCause::OnDemand)
+}
