@@ -360,6 +360,18 @@ fn checkpoints_are_written_off_the_host() {
         .get(&ObjectKey::new(key.as_str()).unwrap())
         .cloned();
     assert_eq!(stored.as_deref(), Some(signed.note().as_bytes()), "{key}");
+
+    // The last checkpoint, signed when the log closes, goes too: it covers the new
+    // evidence and both `evacuated` leaves of the shutdown.
+    quarantine(&th, 2, Severity::High);
+    drop(th);
+    let checkpoints: Vec<_> = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains("/checkpoints/1/"))
+        .collect();
+    let last = format!("evidence/cold.test/checkpoints/1/{}", size + 3);
+    assert!(checkpoints.contains(&last), "{checkpoints:?}");
 }
 
 #[test]

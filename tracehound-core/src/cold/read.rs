@@ -221,6 +221,11 @@ impl ColdReader {
         &self.layout
     }
 
+    /// The store read.
+    pub fn store(&self) -> &Arc<dyn ColdStore> {
+        &self.store
+    }
+
     /// Every selected piece of evidence, from manifest keys alone (nothing is downloaded),
     /// oldest first.
     pub fn list(&self, selection: &Selection) -> Result<Vec<IndexEntry>, ColdError> {

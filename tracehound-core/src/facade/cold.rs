@@ -114,6 +114,25 @@ impl Cold {
         &self.evacuator.uploader
     }
 
+    /// Writes a signed checkpoint to the store from this thread (the uploader has
+    /// stopped): the log's last checkpoint, signed when it closes.
+    pub(super) fn export_now(&self, signed: &crate::audit::SignedCheckpoint) {
+        if !self.evacuator.policy.checkpoints {
+            return;
+        }
+        let checkpoint = signed.checkpoint();
+        let Some(epoch) = epoch_of(&checkpoint.origin) else {
+            return;
+        };
+        let key = self.reader.layout().checkpoint_key(epoch, checkpoint.size);
+        let put = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.reader.store().put(&key, signed.note().as_bytes())
+        }));
+        if !matches!(put, Ok(Ok(_))) {
+            tracing::warn!(%key, "cold: the final checkpoint could not be exported");
+        }
+    }
+
     pub(super) fn stats(&self) -> ColdStats {
         self.evacuator.uploader.stats()
     }
@@ -249,14 +268,14 @@ impl Listener for Tee {
 
 fn export(uploader: &Uploader, signed: &crate::audit::SignedCheckpoint) {
     let checkpoint = signed.checkpoint();
-    if let Some(epoch) = checkpoint
-        .origin
-        .rsplit('/')
-        .next()
-        .and_then(|e| e.parse().ok())
-    {
+    if let Some(epoch) = epoch_of(&checkpoint.origin) {
         uploader.offer_checkpoint(epoch, checkpoint.size, signed.note());
     }
+}
+
+/// The epoch an origin (`<deployment>/tracehound/<epoch>`) names.
+fn epoch_of(origin: &str) -> Option<u64> {
+    origin.rsplit('/').next()?.parse().ok()
 }
 
 /// What [`Tracehound::erase`] did, per piece of evidence.

@@ -120,20 +120,24 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Workers first: their results append audit leaves, which must come before the close.
         drop(self.hound.take());
-        // Then cold storage, whose uploads append `evacuated` leaves; the final checkpoint
-        // the writer signs on close is exported before the uploader stops.
+        // Then cold storage, whose uploads append `evacuated` leaves, so it stops before the
+        // log closes; the final checkpoint the writer signs on close is written directly.
         let deadline = self
             .config
             .cold
             .as_ref()
             .map(|c| std::time::Instant::now() + c.shutdown_deadline);
-        if let Some(deadline) = deadline {
+        if let (Some(cold), Some(deadline)) = (&self.cold, deadline) {
             self.evacuate_held(deadline);
+            cold.uploader().finish(deadline);
         }
         self.vault.lock().audit.close();
         self.audit_writer.stop();
-        if let (Some(cold), Some(deadline)) = (&self.cold, deadline) {
-            cold.uploader().finish(deadline);
+        if let Some(cold) = &self.cold {
+            let last = self.audit_writer.log.lock().latest_checkpoint().cloned();
+            if let Some(last) = last {
+                cold.export_now(&last);
+            }
         }
     }
 }
