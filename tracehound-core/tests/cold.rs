@@ -345,6 +345,26 @@ fn a_full_queue_loses_evidence_counted_audited_and_evented() {
 }
 
 #[test]
+fn the_queue_holds_no_more_payload_bytes_than_its_cap() {
+    let store = Arc::new(Memory::default());
+    let mut config = config(10_000);
+    config.max_payload_bytes = NonZeroUsize::new(100).unwrap();
+    config.cold.as_mut().unwrap().queue_bytes = NonZeroUsize::new(100).unwrap();
+    let th = build(config, &store);
+    store.down.store(true, Ordering::SeqCst);
+    for n in 0..200 {
+        quarantine(&th, n, Severity::High);
+    }
+    th.flush().unwrap();
+    let snapshot = th.snapshot();
+    assert!(snapshot.cold.queue_bytes <= 100, "{:?}", snapshot.cold);
+    assert!(snapshot.cold.queued < 20 && snapshot.cold.dropped > 180);
+    store.down.store(false, Ordering::SeqCst);
+    let done = wait_for(&th, |s| s.cold.uploaded == s.cold.queued);
+    assert_eq!(done.cold.queue_bytes, 0);
+}
+
+#[test]
 fn checkpoints_are_written_off_the_host() {
     let store = Arc::new(Memory::default());
     let th = build(config(10), &store);

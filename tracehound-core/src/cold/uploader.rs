@@ -353,10 +353,11 @@ impl Uploader {
             return Err(LossReason::Closed);
         }
         let size = evacuation.bytes.as_slice().len();
-        let before = self.shared.queue_bytes.fetch_add(size, Ordering::AcqRel);
-        if before + size > self.shared.max_queue_bytes && deadline.is_none() {
-            self.shared.queue_bytes.fetch_sub(size, Ordering::AcqRel);
-            return Err(LossReason::QueueFull);
+        while !self.reserve(size) {
+            match deadline {
+                Some(deadline) if Instant::now() < deadline => thread::sleep(POLL / 50),
+                _ => return Err(LossReason::QueueFull),
+            }
         }
         let message = Message::Evidence(evacuation);
         let refused = match deadline {
@@ -385,6 +386,17 @@ impl Uploader {
                 })
             }
         }
+    }
+
+    /// Takes `size` bytes of the queue's byte budget, if they are free.
+    fn reserve(&self, size: usize) -> bool {
+        let max = self.shared.max_queue_bytes;
+        self.shared
+            .queue_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(size).filter(|&total| total <= max)
+            })
+            .is_ok()
     }
 
     /// Offers a signed checkpoint's note without waiting; a full queue skips it (the next

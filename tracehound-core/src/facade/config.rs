@@ -165,6 +165,13 @@ impl Config {
         }
         if let Some(cold) = &self.cold {
             cold.validate(&self.audit.deployment)?;
+            if cold.queue_bytes < self.max_payload_bytes {
+                return Err(ConfigError::invalid(
+                    "cold.queue_bytes",
+                    "must be at least max_payload_bytes, or the largest evidence could never \
+                     be queued",
+                ));
+            }
         }
         self.audit.validate()
     }
