@@ -129,7 +129,12 @@ impl Layout {
             return None;
         }
         let captured = Timestamp::from_unix_millis(captured_ms);
-        if format!("{yyyy}/{mm}/{dd}") != Date::of(captured).to_string() {
+        // Strict: only the spelling the layout writes (no leading zeros, lowercase hex).
+        let canonical = format!("{digest}-{captured_ms}-{severity}-{size}-{source_tag}");
+        if format!("{yyyy}/{mm}/{dd}") != Date::of(captured).to_string()
+            || name != canonical
+            || source_tag.bytes().any(|b| b.is_ascii_uppercase())
+        {
             return None;
         }
         let signature = Signature::new(category, digest);
@@ -375,6 +380,7 @@ mod tests {
             key.as_str().replace("/2026/12/01/", "/2026/12/02/"),
             key.as_str().replace("-high-", "-severe-"),
             key.as_str().replace(".json", "-x.json"),
+            key.as_str().replace("-high-7-", "-high-07-"),
         ] {
             let other = ObjectKey::new(other).unwrap();
             assert_eq!(layout.parse_manifest_key(&other), None, "{other}");
