@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod hostile;
+pub mod servers;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
