@@ -32,6 +32,16 @@ pub fn threat(n: u64, size: usize) -> Scent {
     .with_threat(Category::Injection, Severity::Medium)
 }
 
+/// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`).
+pub fn status_kib(field: &str) -> Result<u64, String> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in /proc/self/status"))
+}
+
 /// The default configuration, with a rate limit that never refuses (the check still runs)
 /// and no maintenance thread competing for the two cores.
 pub fn config() -> Config {

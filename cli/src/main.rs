@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracehound::{CanonicalForm, Category, signature};
 
+mod cold;
 mod demo;
 mod rfc6962;
 mod verify_proof;
@@ -44,6 +45,13 @@ enum Command {
         /// Default: a temporary directory, removed when the demo ends.
         #[arg(long, value_name = "DIR")]
         audit_dir: Option<PathBuf>,
+        /// Evacuate evidence to this store instead of a `cold` directory beside the audit
+        /// log: `file:///dir` (outlives the demo), `s3://bucket/root`, `gs://…`, `az://…`.
+        #[arg(long, value_name = "URL")]
+        cold: Option<String>,
+        /// An S3-compatible endpoint for `--cold` (Cloudflare R2, a local test server).
+        #[arg(long, value_name = "URL", requires = "cold")]
+        endpoint: Option<String>,
     },
     /// Run as a hound worker: the built-in analyzers on the sandboxed `serve` loop, speaking
     /// the hound IPC protocol on standard input and output. A hound pool starts this; it is
@@ -78,6 +86,10 @@ enum Command {
     /// of size 0 proves nothing.
     #[command(subcommand)]
     Rfc6962(rfc6962::Command),
+    /// Cold storage: list, read (verified), verify and erase evacuated evidence in a local
+    /// directory or a bucket.
+    #[command(subcommand)]
+    Cold(cold::Command),
     /// Print the verifier key (a C2SP vkey string) of an audit log's signing key.
     ///
     /// KEY_FILE is the log's private key: `<audit dir>/signing.key`, or the configured
@@ -105,12 +117,14 @@ enum Failure {
     Rfc6962(rfc6962::Rejected),
     /// The result could not be written. Exit 2.
     Output(io::Error),
+    /// `cold verify` found damage, or `cold erase` was refused; the report says what. Exit 1.
+    Found,
 }
 
 impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
-            Failure::Command(_) | Failure::Rfc6962(_) => 1,
+            Failure::Command(_) | Failure::Rfc6962(_) | Failure::Found => 1,
             Failure::VerifyProof(e) => e.exit_code(),
             Failure::Output(_) => 2,
         }
@@ -124,6 +138,7 @@ impl fmt::Display for Failure {
             Failure::VerifyProof(e) => e.fmt(f),
             Failure::Rfc6962(e) => e.fmt(f),
             Failure::Output(e) => write!(f, "cannot write to standard output: {e}"),
+            Failure::Found => f.write_str("see the report above"),
         }
     }
 }
@@ -138,7 +153,15 @@ fn main() -> ExitCode {
             seed,
             scale,
             audit_dir,
-        } => demo::run(seed, scale, audit_dir.as_deref()).map_err(Failure::Command),
+            cold,
+            endpoint,
+        } => {
+            let target = demo::ColdTarget {
+                url: cold,
+                endpoint,
+            };
+            demo::run(seed, scale, audit_dir.as_deref(), &target).map_err(Failure::Command)
+        }
         Command::Signature {
             category,
             form,
@@ -150,6 +173,18 @@ fn main() -> ExitCode {
         Command::Rfc6962(command) => rfc6962::run(&command)
             .map_err(Failure::Rfc6962)
             .and_then(|line| print(&format!("{line}\n"))),
+        Command::Cold(command) => {
+            cold::run(&command)
+                .map_err(Failure::Command)
+                .and_then(|report| {
+                    print(&report.text)?;
+                    if report.failed {
+                        Err(Failure::Found)
+                    } else {
+                        Ok(())
+                    }
+                })
+        }
         Command::Vkey { key_file } => verifier_key(&key_file)
             .map_err(Failure::Command)
             .and_then(|vkey| print(&format!("{vkey}\n"))),

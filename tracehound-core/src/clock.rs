@@ -48,6 +48,33 @@ impl Timestamp {
         }
     }
 
+    /// The UTC calendar date `(year, month, day)` of this time, in the proleptic Gregorian
+    /// calendar.
+    ///
+    /// ```
+    /// use tracehound::clock::Timestamp;
+    ///
+    /// assert_eq!(Timestamp::from_unix_millis(951_782_400_000).utc_date(), (2000, 2, 29));
+    /// ```
+    pub fn utc_date(self) -> (i64, u32, u32) {
+        // Days to a date by counting 400-year eras of 146,097 days from 0000-03-01 (March
+        // first, so the leap day ends a year).
+        let days = (self.as_unix_millis() / 86_400_000) as i64 + 719_468;
+        let era = days.div_euclid(146_097);
+        let day_of_era = days.rem_euclid(146_097);
+        let year_of_era =
+            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+        let month = if shifted_month < 10 {
+            shifted_month + 3
+        } else {
+            shifted_month - 9
+        } as u32;
+        (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+    }
+
     /// `self + duration`, saturating at the largest representable time.
     pub fn saturating_add(self, duration: Duration) -> Self {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tracehound::audit::{AuditConfig, AuditLog, FsyncPolicy, merkle};
 use tracehound_benches::audit::append_records;
+use tracehound_benches::status_kib;
 
 fn main() -> ExitCode {
     match run() {
@@ -29,15 +30,6 @@ fn main() -> ExitCode {
 }
 
 /// A field of /proc/self/status, in KiB.
-fn status_kib(field: &str) -> Result<u64, String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no {field} in /proc/self/status"))
-}
-
 fn config(dir: &str) -> AuditConfig {
     let mut config = AuditConfig::default();
     config.dir = Some(dir.into());

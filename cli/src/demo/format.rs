@@ -31,6 +31,11 @@ pub(super) fn event_name(kind: &EventKind) -> &'static str {
         EventKind::InterceptFailed { .. } => "intercept failed",
         EventKind::EvidenceAnalysed(_) => "evidence analysed",
         EventKind::AnalysisEscalated { .. } => "analysis escalated",
+        EventKind::EvidenceEvacuated { .. } => "evidence evacuated",
+        EventKind::EvacuationLost { .. } => "evacuation lost",
+        EventKind::ColdStoreUnreachable { .. } => "cold store unreachable",
+        EventKind::ColdStoreRecovered => "cold store recovered",
+        EventKind::EvidenceErased { .. } => "evidence erased",
         _ => "other",
     }
 }

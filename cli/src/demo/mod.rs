@@ -8,6 +8,7 @@
 mod audit;
 mod call;
 mod client;
+mod cold;
 mod format;
 mod report;
 mod server;
@@ -27,6 +28,8 @@ use tracehound::{Config, HoundConfig, Tracehound};
 use audit::demonstrate_audit;
 use call::{Waf, random_secret};
 use client::{CLIENT_THREADS, drive};
+pub(crate) use cold::ColdTarget;
+use cold::demonstrate_cold;
 use format::{event_name, group};
 use report::{Results, report};
 use server::{Server, app};
@@ -84,7 +87,12 @@ const DEFER_QUEUE: NonZeroUsize = match NonZeroUsize::new(16_384) {
     None => NonZeroUsize::MIN,
 };
 
-pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(), String> {
+pub(crate) fn run(
+    seed: u64,
+    scale: u32,
+    audit_dir: Option<&Path>,
+    cold_target: &ColdTarget,
+) -> Result<(), String> {
     // Declared before the `Tracehound` so that it is removed after the log is closed.
     let (dir, temporary) = match audit_dir {
         Some(dir) => (dir.to_path_buf(), None),
@@ -105,8 +113,13 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
     // little: every piece of evidence gets a worker, or is skipped once evicted.
     hound.defer_queue = DEFER_QUEUE;
     config.hound = Some(hound);
+    // Evidence leaving the quarantine is evacuated: to a directory beside the log, or to
+    // the store `--cold` names; the spool waits beside the log.
+    let (store, cold_url, cold) = cold::open(cold_target, &dir)?;
+    config.cold = Some(cold);
     let tracehound = Tracehound::builder()
         .config(config)
+        .cold_store(store)
         .build()
         .map_err(|e| format!("cannot build tracehound: {e}"))?;
     let subscription = tracehound
@@ -178,6 +191,8 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
     // checked it: wait for every slot's next check, so the report shows such a death even
     // in its last moments.
     let hound_settled = settle_hounds(&tracehound);
+    // Everything still held goes to the store; one object is read back, verified.
+    let cold = demonstrate_cold(&tracehound, cold_url)?;
     // Taken after the audit demonstration, so its figures count the checkpoint it signed and
     // the events it published.
     let snapshot = tracehound.snapshot();
@@ -203,6 +218,7 @@ pub(crate) fn run(seed: u64, scale: u32, audit_dir: Option<&Path>) -> Result<(),
         snapshot: &snapshot,
         verified,
         audit: &audit,
+        cold: &cold,
         events: &events,
         events_lost,
         analysis: analysis.as_deref(),

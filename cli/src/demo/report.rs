@@ -11,6 +11,7 @@ use tracehound::{AuditStats, Digest, Snapshot};
 use super::audit::AuditDemo;
 use super::call::NESTING;
 use super::client::{CLIENT_THREADS, Traffic};
+use super::cold::ColdDemo;
 use super::format::group;
 use super::server::SERVER_THREADS;
 use super::workload::{ATTACK_REPEATS, Forgery, Mix};
@@ -26,6 +27,7 @@ pub(super) struct Results<'a> {
     /// Evidence held that verified intact.
     pub(super) verified: usize,
     pub(super) audit: &'a AuditDemo,
+    pub(super) cold: &'a ColdDemo,
     pub(super) events: &'a BTreeMap<&'static str, u64>,
     pub(super) events_lost: u64,
     /// The hound analysis of the evidence the proof is for.
@@ -184,6 +186,8 @@ pub(super) fn report(results: &Results<'_>) {
     println!();
     print_audit(a, results.audit);
     println!();
+    print_cold(results.cold);
+    println!();
     let seen: u64 = results.events.values().sum();
     println!(
         "Events  {} received of {} published, {} lost to a full queue",
@@ -309,6 +313,44 @@ fn lost_worker(lost: &LostWorker) -> String {
         lost.slot,
         lost.cause.describe()
     )
+}
+
+fn print_cold(demo: &ColdDemo) {
+    let c = &demo.stats;
+    println!("Cold storage  {}", demo.url);
+    println!(
+        "  evacuated {} ({} already there)   spooled {}   retried {}   lost {}   {} bytes of \
+         envelopes",
+        group(c.uploaded),
+        group(c.existing),
+        group(c.spooled),
+        group(c.retried),
+        group(c.dropped),
+        group(c.bytes),
+    );
+    println!(
+        "  {} checkpoint(s) exported   spool now {} file(s)   {} piece(s) listed from object keys",
+        group(c.checkpoints),
+        group(c.spool_files as u64),
+        group(demo.listed as u64),
+    );
+    match &demo.sample {
+        Some((entry, Ok(size))) => {
+            println!("  one object: {}", entry.evidence_key);
+            println!(
+                "    read back and verified: envelope, SHA-256, manifest; {size} payload bytes \
+                 hash to {}",
+                entry.signature
+            );
+        }
+        Some((entry, Err(error))) => {
+            println!(
+                "  one object: {} FAILED verification: {error}",
+                entry.evidence_key
+            );
+        }
+        None => println!("  no object to read back"),
+    }
 }
 
 fn print_audit(a: &AuditStats, demo: &AuditDemo) {

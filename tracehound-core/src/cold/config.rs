@@ -61,6 +61,10 @@ pub struct ColdConfig {
     pub queue_capacity: NonZeroUsize,
     /// Payload bytes waiting for the uploader, at most. Default 64 MiB.
     pub queue_bytes: NonZeroUsize,
+    /// Writes in flight at once (threads the uploader writes with): a store's latency, a
+    /// bucket's round trip or a disk's fsync, overlaps instead of adding up. Default 8; at
+    /// most 64.
+    pub upload_concurrency: NonZeroUsize,
     /// First wait before retrying an unreachable store; doubled per failure, with jitter.
     /// Default 250 ms.
     #[serde(with = "duration_text")]
@@ -91,6 +95,7 @@ impl Default for ColdConfig {
             checkpoints: true,
             queue_capacity: nonzero!(4_096),
             queue_bytes: nonzero!(64 << 20),
+            upload_concurrency: nonzero!(8),
             retry_initial: Duration::from_millis(250),
             retry_max: Duration::from_secs(30),
             shutdown_deadline: Duration::from_secs(5),
@@ -162,6 +167,12 @@ impl ColdConfig {
             return Err(ConfigError::invalid(
                 "cold.retry_initial",
                 "must be at least 1ms and at most cold.retry_max",
+            ));
+        }
+        if self.upload_concurrency.get() > 64 {
+            return Err(ConfigError::invalid(
+                "cold.upload_concurrency",
+                "must be between 1 and 64",
             ));
         }
         if self.retry_max > Duration::from_secs(3_600) {

@@ -288,24 +288,9 @@ pub(crate) struct Date {
 }
 
 impl Date {
-    /// The UTC date of `at`. Days since the epoch to a proleptic Gregorian date, by counting
-    /// 400-year eras of 146,097 days from 0000-03-01 (March first, so the leap day ends a
-    /// year).
+    /// The UTC date of `at`.
     pub(crate) fn of(at: Timestamp) -> Date {
-        let days = (at.as_unix_millis() / 86_400_000) as i64 + 719_468;
-        let era = days.div_euclid(146_097);
-        let day_of_era = days.rem_euclid(146_097);
-        let year_of_era =
-            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let shifted_month = (5 * day_of_year + 2) / 153;
-        let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-        let month = if shifted_month < 10 {
-            shifted_month + 3
-        } else {
-            shifted_month - 9
-        } as u32;
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = at.utc_date();
         Date { year, month, day }
     }
 }

@@ -231,8 +231,14 @@ impl Spool {
     }
 
     /// The entry to upload next: the highest ranked.
+    #[cfg(test)]
     pub(crate) fn next(&self) -> Option<Rank> {
         self.entries.keys().next_back().copied()
+    }
+
+    /// The `n` entries to upload next, highest ranked first.
+    pub(crate) fn first(&self, n: usize) -> Vec<Rank> {
+        self.entries.keys().rev().take(n).copied().collect()
     }
 
     /// Reads an entry's file back, verified. A file that no longer checks is deleted and

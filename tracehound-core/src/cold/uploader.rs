@@ -33,6 +33,10 @@ use super::{ColdConfig, ColdError, ColdStore, ObjectKey, Put};
 /// Longest the loop sleeps before looking at the clock again while it waits to retry.
 const POLL: Duration = Duration::from_millis(50);
 
+/// How long after the shutdown deadline what is still queued may be written to the spool;
+/// after that it is reported lost.
+const SPOOL_GRACE: Duration = Duration::from_secs(2);
+
 /// Why evidence was evacuated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -244,6 +248,8 @@ pub(crate) struct Shared {
     queue_bytes: AtomicUsize,
     max_queue_bytes: usize,
     closed: AtomicBool,
+    /// Set by [`Uploader::finish`]: the loop stops taking turns and runs its shutdown.
+    stopping: AtomicBool,
     down: AtomicBool,
     stop_at: Mutex<Option<Instant>>,
     pub(crate) spool: Option<Mutex<Spool>>,
@@ -302,6 +308,7 @@ impl Uploader {
             queue_bytes: AtomicUsize::new(0),
             max_queue_bytes: config.queue_bytes.get(),
             closed: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
             down: AtomicBool::new(false),
             stop_at: Mutex::new(None),
             spool,
@@ -311,6 +318,7 @@ impl Uploader {
         bump(&shared.counters.spool_discarded, discarded);
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity.get());
         let (done_tx, done) = crossbeam_channel::bounded(1);
+        let writers = Writers::start(&shared, config.upload_concurrency.get())?;
         let worker = Worker {
             rx,
             shared: Arc::clone(&shared),
@@ -320,7 +328,8 @@ impl Uploader {
             retry_initial: config.retry_initial,
             retry_max: config.retry_max,
             down: None,
-            pending: None,
+            pending: Vec::new(),
+            writers,
         };
         thread::Builder::new()
             .name("tracehound-cold".into())
@@ -433,9 +442,14 @@ impl Uploader {
             return;
         }
         *self.shared.stop_at.lock() = Some(deadline);
-        let _ = self.tx.send_deadline(Message::Stop, deadline);
-        // One write in flight may outlast the deadline; the store's own timeouts bound it.
-        let _ = self.done.recv_deadline(deadline + Duration::from_secs(2));
+        self.shared.stopping.store(true, Ordering::Release);
+        // Wakes a thread waiting for work; a full queue needs no waking.
+        let _ = self.tx.try_send(Message::Stop);
+        // Spooling what the deadline left gets a fixed grace; one write in flight
+        // may outlast that, and the store's own timeouts bound it.
+        let _ = self
+            .done
+            .recv_deadline(hard_deadline(deadline) + Duration::from_secs(2));
     }
 
     /// The counters, queue and spool now.
@@ -488,17 +502,115 @@ struct Worker {
     retry_initial: Duration,
     retry_max: Duration,
     down: Option<Down>,
-    /// With no spool: the one item held while the store is down.
-    pending: Option<Item>,
+    /// With no spool: the items held while the store is down (one batch at most).
+    pending: Vec<Item>,
+    writers: Writers,
+}
+
+/// A message that is not an item: handled after the items before it are delivered.
+enum Control {
+    Drain(Sender<()>),
+    Stop,
+}
+
+/// The threads that write a batch to the store concurrently: a store's latency (a round
+/// trip to a bucket, an fsync on a local disk) overlaps instead of adding up.
+struct Writers {
+    work: Option<Sender<(usize, Item)>>,
+    done: Receiver<(usize, Item, Result<Put, ColdError>)>,
+    /// Items per batch: twice the writer threads, so none waits for the next batch.
+    batch: usize,
+}
+
+impl Writers {
+    fn start(shared: &Arc<Shared>, threads: usize) -> std::io::Result<Writers> {
+        let batch = threads * 2;
+        let (work, jobs) = crossbeam_channel::bounded::<(usize, Item)>(batch);
+        let (finished, done) = crossbeam_channel::bounded(batch);
+        for n in 0..threads {
+            let (jobs, finished, shared) = (jobs.clone(), finished.clone(), Arc::clone(shared));
+            thread::Builder::new()
+                .name(format!("tracehound-cold-{n}"))
+                .spawn(move || {
+                    for (at, item) in jobs {
+                        let result = put(&shared, &item);
+                        if finished.send((at, item, result)).is_err() {
+                            return;
+                        }
+                    }
+                })?;
+        }
+        Ok(Writers {
+            work: Some(work),
+            done,
+            batch,
+        })
+    }
+
+    /// Writes every item, concurrently, and gives each back with its result, in order.
+    fn put_all(&self, shared: &Shared, items: Vec<Item>) -> Vec<(Item, Result<Put, ColdError>)> {
+        let Some(work) = self.work.as_ref().filter(|_| items.len() > 1) else {
+            return items
+                .into_iter()
+                .map(|item| {
+                    let result = put(shared, &item);
+                    (item, result)
+                })
+                .collect();
+        };
+        let mut results = Vec::with_capacity(items.len());
+        let mut sent = 0;
+        for (at, item) in items.into_iter().enumerate() {
+            if let Err(crossbeam_channel::SendError((at, item))) = work.send((at, item)) {
+                let result = put(shared, &item);
+                results.push((at, item, result));
+            } else {
+                sent += 1;
+            }
+        }
+        // Every writer thread answers for each item it took; they end only when `work` does.
+        for _ in 0..sent {
+            match self.done.recv() {
+                Ok(done) => results.push(done),
+                Err(_) => break,
+            }
+        }
+        results.sort_by_key(|(at, _, _)| *at);
+        results
+            .into_iter()
+            .map(|(_, item, result)| (item, result))
+            .collect()
+    }
+}
+
+impl Drop for Writers {
+    /// Ends the writer threads: they finish the item in hand and see the queue closed.
+    fn drop(&mut self) {
+        self.work.take();
+    }
+}
+
+/// Writes the envelope, then its manifest: the manifest names an object that exists. A
+/// panicking store is an unavailable one.
+fn put(shared: &Shared, item: &Item) -> Result<Put, ColdError> {
+    let (store, layout) = (&shared.store, &shared.layout);
+    panic::catch_unwind(AssertUnwindSafe(|| {
+        let put = store.put(&item.key, &item.body)?;
+        if let Some(manifest) = &item.manifest {
+            store.put(&layout.manifest_key(manifest), &manifest.to_json())?;
+        }
+        Ok(put)
+    }))
+    .unwrap_or_else(|_| Err(ColdError::unavailable("the cold store panicked")))
 }
 
 impl Worker {
     fn run(mut self) {
         loop {
-            if self.pending.is_some() {
-                if self.stop_at().is_some() {
-                    break;
-                }
+            if self.shared.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            if !self.pending.is_empty() {
                 thread::sleep(self.until_retry());
                 self.retry();
                 continue;
@@ -508,16 +620,25 @@ impl Worker {
                 Some(wait) => self.rx.recv_timeout(wait),
             };
             match message {
-                Ok(Message::Evidence(evacuation)) => {
-                    if let Some(item) = self.seal(evacuation) {
-                        self.deliver(item);
+                Ok(first) => {
+                    let mut batch = Vec::new();
+                    let mut control = self.take(first, &mut batch);
+                    while control.is_none() && batch.len() < self.writers.batch {
+                        match self.rx.try_recv() {
+                            Ok(message) => control = self.take(message, &mut batch),
+                            Err(_) => break,
+                        }
+                    }
+                    self.deliver(batch);
+                    match control {
+                        Some(Control::Drain(reply)) => {
+                            let _ = reply.send(());
+                        }
+                        Some(Control::Stop) => break,
+                        None => {}
                     }
                 }
-                Ok(Message::Checkpoint(item)) => self.deliver(item),
-                Ok(Message::Drain(reply)) => {
-                    let _ = reply.send(());
-                }
-                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
             if self.down.is_some() {
@@ -527,6 +648,17 @@ impl Worker {
             }
         }
         self.stop();
+    }
+
+    /// Adds a queued item to `batch`, sealing evidence; a control message is returned.
+    fn take(&self, message: Message, batch: &mut Vec<Item>) -> Option<Control> {
+        match message {
+            Message::Evidence(evacuation) => batch.extend(self.seal(evacuation)),
+            Message::Checkpoint(item) => batch.push(item),
+            Message::Drain(reply) => return Some(Control::Drain(reply)),
+            Message::Stop => return Some(Control::Stop),
+        }
+        None
     }
 
     fn stop_at(&self) -> Option<Instant> {
@@ -602,43 +734,40 @@ impl Worker {
         })
     }
 
-    /// Writes `item` to the store, or holds it while the store is down.
-    fn deliver(&mut self, item: Item) {
-        if self.down.is_some() {
-            self.hold(item);
+    /// Writes `batch` to the store, or holds it while the store is down.
+    fn deliver(&mut self, batch: Vec<Item>) {
+        if batch.is_empty() {
             return;
         }
-        match self.put(&item) {
-            Ok(put) => self.written(item, put),
-            Err(ColdError::Unavailable { message }) => {
-                self.failed(message);
-                self.hold(item);
+        if self.down.is_some() {
+            batch.into_iter().for_each(|item| self.hold(item));
+            return;
+        }
+        let mut unreachable = Vec::new();
+        let mut failure = None;
+        for (item, result) in self.writers.put_all(&self.shared, batch) {
+            match result {
+                Ok(put) => self.written(item, put),
+                Err(ColdError::Unavailable { message }) => {
+                    failure.get_or_insert(message);
+                    unreachable.push(item);
+                }
+                Err(error) => self.refused(item, error),
             }
-            Err(error) => self.refused(item, error),
+        }
+        if let Some(message) = failure {
+            self.failed(message);
+            unreachable.into_iter().for_each(|item| self.hold(item));
         }
     }
 
-    /// Writes the envelope, then its manifest: the manifest names an object that exists.
-    fn put(&self, item: &Item) -> Result<Put, ColdError> {
-        let store = &self.shared.store;
-        let layout = &self.shared.layout;
-        panic::catch_unwind(AssertUnwindSafe(|| {
-            let put = store.put(&item.key, &item.body)?;
-            if let Some(manifest) = &item.manifest {
-                store.put(&layout.manifest_key(manifest), &manifest.to_json())?;
-            }
-            Ok(put)
-        }))
-        .unwrap_or_else(|_| Err(ColdError::unavailable("the cold store panicked")))
-    }
-
-    /// Keeps `item` until the store is back: in the spool, or as the one pending item.
+    /// Keeps `item` until the store is back: in the spool, or with the pending items.
     fn hold(&mut self, item: Item) {
         let Some(spool) = &self.shared.spool else {
             if self.stop_at().is_some() {
                 self.lose_item(&item, LossReason::Closed);
             } else {
-                self.pending = Some(item);
+                self.pending.push(item);
             }
             return;
         };
@@ -660,7 +789,7 @@ impl Worker {
         }
     }
 
-    /// At retry time, tries the pending item or the spool's first entry.
+    /// At retry time, tries the pending items or the spool's first entries.
     fn retry(&mut self) {
         let Some(down) = self.down else {
             return;
@@ -669,20 +798,34 @@ impl Worker {
             return;
         }
         bump(&self.shared.counters.retried, 1);
-        if let Some(item) = self.pending.take() {
-            match self.put(&item) {
-                Ok(put) => {
-                    self.recovered();
-                    self.written(item, put);
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let mut failure = None;
+            let mut reached = false;
+            let mut done = Vec::new();
+            for (item, result) in self.writers.put_all(&self.shared, pending) {
+                match result {
+                    Err(ColdError::Unavailable { message }) => {
+                        failure.get_or_insert(message);
+                        self.pending.push(item);
+                    }
+                    other => {
+                        reached = true;
+                        done.push((item, other));
+                    }
                 }
-                Err(ColdError::Unavailable { message }) => {
-                    self.pending = Some(item);
-                    self.failed(message);
+            }
+            if reached {
+                self.recovered();
+            }
+            for (item, result) in done {
+                match result {
+                    Ok(put) => self.written(item, put),
+                    Err(error) => self.refused(item, error),
                 }
-                Err(error) => {
-                    self.recovered();
-                    self.refused(item, error);
-                }
+            }
+            if let Some(message) = failure {
+                self.failed(message);
             }
         } else if !self.upload_spooled() {
             // Nothing to try with: the next item that arrives is the probe.
@@ -690,45 +833,56 @@ impl Worker {
         }
     }
 
-    /// Uploads the spool's first entry; whether there was one.
+    /// Uploads the spool's first entries (one batch); whether there were any.
     fn upload_spooled(&mut self) -> bool {
         let Some(spool) = &self.shared.spool else {
             return false;
         };
-        let next = {
+        let taken: Vec<(super::spool::Rank, Item)> = {
             let mut spool = spool.lock();
-            let Some(rank) = spool.next() else {
+            let ranks = spool.first(self.writers.batch);
+            if ranks.is_empty() {
                 return false;
-            };
-            match spool.read(rank) {
-                Ok(Some(item)) => Some((rank, item)),
-                Ok(None) => {
-                    bump(&self.shared.counters.spool_discarded, 1);
-                    None
+            }
+            ranks
+                .into_iter()
+                .filter_map(|rank| match spool.read(rank) {
+                    Ok(Some(item)) => Some((rank, item)),
+                    Ok(None) => {
+                        bump(&self.shared.counters.spool_discarded, 1);
+                        None
+                    }
+                    Err(error) => {
+                        // Gone (erased meanwhile) or unreadable: either way not uploadable.
+                        tracing::warn!(%error, "cold: a spool entry could not be read");
+                        let _ = spool.remove(rank);
+                        None
+                    }
+                })
+                .collect()
+        };
+        let (ranks, items): (Vec<_>, Vec<_>) = taken.into_iter().unzip();
+        let results = self.writers.put_all(&self.shared, items);
+        let mut failure = None;
+        for (rank, (item, result)) in ranks.into_iter().zip(results) {
+            match result {
+                Ok(put) => {
+                    self.recovered();
+                    self.unspool(rank);
+                    self.written(item, put);
+                }
+                Err(ColdError::Unavailable { message }) => {
+                    failure.get_or_insert(message);
                 }
                 Err(error) => {
-                    // Gone (erased meanwhile) or unreadable: either way not uploadable.
-                    tracing::warn!(%error, "cold: a spool entry could not be read");
-                    let _ = spool.remove(rank);
-                    None
+                    self.recovered();
+                    self.unspool(rank);
+                    self.refused(item, error);
                 }
             }
-        };
-        let Some((rank, item)) = next else {
-            return true;
-        };
-        match self.put(&item) {
-            Ok(put) => {
-                self.recovered();
-                self.unspool(rank);
-                self.written(item, put);
-            }
-            Err(ColdError::Unavailable { message }) => self.failed(message),
-            Err(error) => {
-                self.recovered();
-                self.unspool(rank);
-                self.refused(item, error);
-            }
+        }
+        if let Some(message) = failure {
+            self.failed(message);
         }
         true
     }
@@ -836,33 +990,47 @@ impl Worker {
     }
 
     /// Shutdown: what is still queued goes to the store until the deadline, then to the
-    /// spool; without a spool it is reported lost.
+    /// spool until a grace after it; what is left then, or finds no spool, is reported lost.
     fn stop(mut self) {
         let deadline = self.stop_at().unwrap_or_else(Instant::now);
-        if let Some(item) = self.pending.take() {
+        for item in std::mem::take(&mut self.pending) {
             self.lose_item(&item, LossReason::Closed);
         }
-        while let Ok(message) = self.rx.try_recv() {
-            let item = match message {
-                Message::Evidence(evacuation) => self.seal(evacuation),
-                Message::Checkpoint(item) => Some(item),
-                Message::Drain(reply) => {
-                    let _ = reply.send(());
-                    None
+        loop {
+            let mut batch = Vec::new();
+            while batch.len() < self.writers.batch {
+                match self.rx.try_recv() {
+                    Ok(message) => {
+                        if let Some(Control::Drain(reply)) = self.take(message, &mut batch) {
+                            let _ = reply.send(());
+                        }
+                    }
+                    Err(_) => break,
                 }
-                Message::Stop => None,
-            };
-            let Some(item) = item else { continue };
-            if Instant::now() < deadline && self.down.is_none() {
-                self.deliver(item);
-                if let Some(item) = self.pending.take() {
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= hard_deadline(deadline) {
+                batch
+                    .iter()
+                    .for_each(|item| self.lose_item(item, LossReason::Closed));
+            } else if now < deadline && self.down.is_none() {
+                self.deliver(batch);
+                for item in std::mem::take(&mut self.pending) {
                     self.lose_item(&item, LossReason::Closed);
                 }
             } else {
-                self.hold(item);
+                batch.into_iter().for_each(|item| self.hold(item));
             }
         }
     }
+}
+
+/// When shutdown stops spooling too.
+fn hard_deadline(deadline: Instant) -> Instant {
+    deadline + SPOOL_GRACE
 }
 
 /// The signature and severity a manifest names.
