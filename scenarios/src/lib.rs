@@ -91,3 +91,84 @@ pub fn check_crash_record(index: u64, bytes: &[u8]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Cold storage on S3 for the scenarios: a store at an endpoint (moto, or a gate in front
+/// of it) and the evidence it should end up holding.
+pub mod cold {
+    use std::num::NonZeroUsize;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use tracehound::cold::{ColdConfig, ColdStore, SpoolConfig};
+    use tracehound::{Category, Config, Scent, Severity, Snapshot, Tracehound};
+    use tracehound_cold_storage::{ObjectStoreCold, StoreConfig};
+
+    /// The bucket the scenarios use.
+    pub const BUCKET: &str = "scenario-evidence";
+
+    /// The deployment, and so the key segment, of the scenarios' evidence.
+    pub const DEPLOYMENT: &str = "scenario.test";
+
+    /// An S3 store at `endpoint`, with moto's dummy credentials given in the configuration.
+    pub fn store(endpoint: &str) -> Arc<dyn ColdStore> {
+        let mut config = StoreConfig::new(format!("s3://{BUCKET}"))
+            .with_option("aws_access_key_id", "testing")
+            .with_option("aws_secret_access_key", "testing");
+        config.endpoint = Some(endpoint.to_owned());
+        config.region = Some("us-east-1".to_owned());
+        config.allow_http = true;
+        match ObjectStoreCold::open(&config) {
+            Ok(store) => Arc::new(store),
+            Err(e) => panic!("cannot open the store at {endpoint}: {e}"),
+        }
+    }
+
+    /// A `Tracehound` that evacuates to `store`, spooling in `spool`, holding at most
+    /// `held` pieces of evidence, retrying an unreachable store quickly.
+    pub fn tracehound(store: Arc<dyn ColdStore>, spool: &Path, held: usize) -> Tracehound {
+        let mut config = Config::default();
+        config.maintenance = None;
+        config.rate_limit = None;
+        config.audit.deployment = DEPLOYMENT.to_owned();
+        config.audit.checkpoint_interval = None;
+        config.quarantine.max_count = NonZeroUsize::new(held).unwrap_or(NonZeroUsize::MIN);
+        let mut cold = ColdConfig::default();
+        cold.retry_initial = Duration::from_millis(20);
+        cold.retry_max = Duration::from_millis(200);
+        cold.spool = Some(SpoolConfig::new(spool));
+        cold.shutdown_deadline = Duration::from_secs(20);
+        config.cold = Some(cold);
+        Tracehound::builder()
+            .config(config)
+            .cold_store(store)
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build: {e}"))
+    }
+
+    /// A high-severity threat, distinct for every `n`, from one of seven sources.
+    pub fn threat(n: u64) -> Scent {
+        Scent::new(format!("203.0.113.{}", n % 7), super::request(n))
+            .with_threat(Category::Injection, Severity::High)
+    }
+
+    /// Waits, at most `within`, until `done` holds of the snapshot; the last snapshot and
+    /// whether it did.
+    pub fn wait_for(
+        tracehound: &Tracehound,
+        within: Duration,
+        done: impl Fn(&Snapshot) -> bool,
+    ) -> (Snapshot, bool) {
+        let deadline = Instant::now() + within;
+        loop {
+            let snapshot = tracehound.snapshot();
+            if done(&snapshot) {
+                return (snapshot, true);
+            }
+            if Instant::now() >= deadline {
+                return (snapshot, false);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

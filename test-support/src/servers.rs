@@ -422,3 +422,118 @@ mod tests {
         assert_eq!(http_date(leap), "Thu, 29 Feb 2024 12:34:56 GMT");
     }
 }
+
+/// A TCP gate in front of a server, on its own port: while it is closed, connections to it
+/// are refused and those open are cut, as when a store goes down or the network between
+/// goes away; reopened, it forwards again on the same port. Unlike restarting the server,
+/// the server keeps its state.
+#[derive(Debug)]
+pub struct Gate {
+    addr: SocketAddr,
+    target: SocketAddr,
+    running: Option<GateLoop>,
+}
+
+#[derive(Debug)]
+struct GateLoop {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    streams: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Gate {
+    /// Opens a gate on a free port of 127.0.0.1 forwarding to `target`.
+    pub fn open(target: SocketAddr) -> io::Result<Gate> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let mut gate = Gate {
+            addr,
+            target,
+            running: None,
+        };
+        gate.serve(listener)?;
+        Ok(gate)
+    }
+
+    /// `http://127.0.0.1:PORT` of the gate.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting (connections are refused) and cuts every forwarded connection.
+    pub fn close(&mut self) {
+        if let Some(running) = self.running.take() {
+            running
+                .stop
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = running.thread.join();
+            if let Ok(streams) = running.streams.lock() {
+                for stream in streams.iter() {
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        }
+    }
+
+    /// Forwards again, on the same port.
+    pub fn reopen(&mut self) -> io::Result<()> {
+        self.close();
+        let listener = TcpListener::bind(self.addr)?;
+        self.serve(listener)
+    }
+
+    fn serve(&mut self, listener: TcpListener) -> io::Result<()> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let (target, flag, held) = (self.target, Arc::clone(&stop), Arc::clone(&streams));
+        let thread = std::thread::Builder::new()
+            .name("test-gate".into())
+            .spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    let Ok((client, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    let _ = forward(client, target, &held);
+                }
+            })?;
+        self.running = Some(GateLoop {
+            stop,
+            streams,
+            thread,
+        });
+        Ok(())
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Copies bytes both ways between `client` and a new connection to `target`.
+fn forward(
+    client: TcpStream,
+    target: SocketAddr,
+    held: &std::sync::Mutex<Vec<TcpStream>>,
+) -> io::Result<()> {
+    client.set_nonblocking(false)?;
+    let server = TcpStream::connect_timeout(&target, Duration::from_secs(2))?;
+    if let Ok(mut held) = held.lock() {
+        held.push(client.try_clone()?);
+        held.push(server.try_clone()?);
+    }
+    for (mut from, mut to) in [(client.try_clone()?, server.try_clone()?), (server, client)] {
+        std::thread::Builder::new()
+            .name("test-gate-copy".into())
+            .spawn(move || {
+                let _ = io::copy(&mut from, &mut to);
+                let _ = to.shutdown(std::net::Shutdown::Write);
+            })?;
+    }
+    Ok(())
+}
