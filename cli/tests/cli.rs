@@ -202,13 +202,24 @@ fn demo_reports_consistent_figures() {
     let held = figure(&report, "Quarantine  ", "Quarantine");
     assert_eq!(held, 10_000);
     assert!(report.contains("10,000 verified intact"), "{report}");
-    // Audit leaves: one per insert, one per removal, one per finished analysis.
+    // Audit leaves: one per insert, one per removal, one per finished analysis, one per
+    // piece of evidence evacuated or not.
     let leaves = figure(&report, "Audit log", "Audit log");
     let inserts = figure(&report, "expired", "quarantined");
     let evicted = figure(&report, "expired", "evicted");
     let dropped = figure(&report, "expired", "dropped");
     let analysed = figure(&report, "expired", "analysed");
-    assert_eq!(leaves, inserts + evicted + dropped + analysed);
+    let evacuated = figure(&report, "to cold storage", "evacuated");
+    let not_evacuated = figure(&report, "to cold storage", "cold-dropped");
+    assert_eq!(
+        leaves,
+        inserts + evicted + dropped + analysed + evacuated + not_evacuated
+    );
+    // Everything held at the end, and every eviction of medium severity or more, went to
+    // the store (or, counted, did not).
+    assert!(evacuated + not_evacuated >= held, "{report}");
+    assert_eq!(figure(&report, "already there", "lost"), not_evacuated);
+    assert!(report.contains("read back and verified"), "{report}");
     assert_eq!(inserts - evicted - dropped, held);
     // Every quarantined evidence was offered to the hound pool, and every job it took was
     // finished (analysed, or skipped because its evidence was evicted first).

@@ -394,6 +394,12 @@ fn print_audit(a: &AuditStats, demo: &AuditDemo) {
         group(rec.expired),
         group(rec.analysed),
     );
+    println!(
+        "  to cold storage: evacuated {}   cold-dropped {}   erased {}",
+        group(rec.evacuated),
+        group(rec.cold_dropped),
+        group(rec.erased),
+    );
     println!();
     println!(
         "Checkpoint signed on demand: a C2SP signed note, to ship off the host (SIEM, witness, WORM bucket)"
