@@ -8,11 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tracehound::cold::{ColdConfig, ColdStore};
+use tracehound::cold::{ColdConfig, ColdStore, ObjectKey};
 use tracehound::{Category, Config, Scent, Severity, Tracehound};
-use tracehound_cold_storage::object_store::aws::AmazonS3Builder;
-use tracehound_cold_storage::object_store::path::Path as ObjectPath;
-use tracehound_cold_storage::object_store::{ObjectStoreExt, PutPayload};
 use tracehound_cold_storage::{ObjectStoreCold, StoreConfig};
 use tracehound_test_support::TempDir;
 use tracehound_test_support::servers::Moto;
@@ -131,28 +128,16 @@ fn list_get_verify_and_erase_in_a_bucket_and_name_a_tampered_object() {
     assert!(clean.status.success(), "{}", text(&clean));
     assert!(text(&clean).contains("14 piece(s) of evidence verified"));
 
-    // One byte of one envelope flipped through the S3 API, as anyone with write access could.
+    // One byte of one envelope changed through the S3 API, as anyone with write access
+    // could: deleted and written again (the store's own client never overwrites).
     let victim = evidence[5]["object"].as_str().unwrap().to_owned();
-    let s3 = AmazonS3Builder::new()
-        .with_endpoint(moto.endpoint())
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_bucket_name(BUCKET)
-        .with_access_key_id("testing")
-        .with_secret_access_key("testing")
-        .build()
-        .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let path = ObjectPath::from(victim.as_str());
-        let mut bytes = s3.get(&path).await.unwrap().bytes().await.unwrap().to_vec();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
-        s3.put(&path, PutPayload::from(bytes)).await.unwrap();
-    });
+    let direct = ObjectStoreCold::open(&config).unwrap();
+    let key = ObjectKey::new(victim.as_str()).unwrap();
+    let mut bytes = direct.get(&key).unwrap().unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    assert!(direct.delete(&key).unwrap());
+    direct.put(&key, &bytes).unwrap();
     let damaged = cold(&url, m, &["verify"]);
     assert_eq!(damaged.status.code(), Some(1), "{}", text(&damaged));
     assert!(

@@ -33,6 +33,27 @@
 //! # }
 //! ```
 //!
+//! # Evacuating a `Tracehound` to it
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tracehound::cold::{ColdConfig, SpoolConfig};
+//! use tracehound::Tracehound;
+//! use tracehound_cold_storage::{ObjectStoreCold, StoreConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let base = std::env::temp_dir().join(format!("cold-doc-th-{}", std::process::id()));
+//! let store = ObjectStoreCold::open(&StoreConfig::new(format!("file://{}/cold", base.display())))?;
+//! let mut cold = ColdConfig::default();
+//! cold.spool = Some(SpoolConfig::new(base.join("cold-spool")));
+//! let tracehound = Tracehound::builder().cold(cold).cold_store(Arc::new(store)).build()?;
+//! assert!(tracehound.snapshot().cold.enabled);
+//! # drop(tracehound);
+//! # std::fs::remove_dir_all(&base)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Guarantees
 //!
 //! * **Write once.** [`put`](tracehound::cold::ColdStore::put) is a conditional create

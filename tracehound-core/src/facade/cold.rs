@@ -224,8 +224,9 @@ impl Recorder<'_> {
     ) {
         let record = EvidenceRecord::new(RecordType::ColdDropped, at, signature, size, severity)
             .with_reason(reason.code());
+        // No log line: a full queue under a flood would log once per threat, on the hot
+        // path; the counter, the leaf and the event say it.
         let audit_leaf = self.append(&record);
-        tracing::warn!(%signature, %reason, "evidence not evacuated");
         self.changes.push(|| EventKind::EvacuationLost {
             signature: signature.clone(),
             severity,
