@@ -7,9 +7,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use tracehound::Digest;
 use tracehound::audit::{AuditRecord, RecordBody, RecordType};
+use tracehound::cold::Selection;
 use tracehound::cold::{ObjectKey, destination_digest};
+use tracehound::{Digest, SourceKey};
 use tracehound_scenarios::cold::{BUCKET, store, threat, tracehound, wait_for};
 use tracehound_test_support::TempDir;
 use tracehound_test_support::servers::{Gate, Moto};
@@ -96,6 +97,38 @@ fn an_outage_spools_and_afterwards_the_bucket_matches_the_log() {
     );
     assert_eq!(stored.len() as u64 + dropped, 400);
     assert_eq!(dropped, after.cold.dropped);
+    // Signed checkpoints reach the bucket too.
+    let signed = th.checkpoint().unwrap();
+    let (_, ok) = wait_for(&th, Duration::from_secs(30), |s| s.cold.checkpoints >= 1);
+    assert!(ok);
+    let size = signed.checkpoint().size;
+    let checkpoint =
+        ObjectKey::new(format!("evidence/scenario.test/checkpoints/1/{size}")).unwrap();
+    assert_eq!(
+        direct.get(&checkpoint).unwrap().as_deref(),
+        Some(signed.note().as_bytes())
+    );
+
+    // Erasing a source reaches the bucket, from object keys alone.
+    let erasure = th
+        .erase(&Selection::source(SourceKey::new("203.0.113.3")))
+        .unwrap();
+    assert!(erasure.store_error.is_none());
+    assert!(
+        erasure
+            .evidence
+            .iter()
+            .all(|e| e.places.store || e.places.quarantine)
+    );
+    let reader = th.cold_reader().unwrap();
+    assert!(
+        reader
+            .list(&Selection::source(SourceKey::new("203.0.113.3")))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!reader.list(&Selection::default()).unwrap().is_empty());
+
     let kinds: Vec<_> = events.drain().map(|e| e.into_kind()).collect();
     assert!(
         kinds
