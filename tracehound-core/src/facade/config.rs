@@ -313,6 +313,26 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_cold_storage_block_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\n[cold]")
+            .expect("the README's [cold] block");
+        let block = &readme[start + 8..];
+        let block = &block[..block.find("```").unwrap()];
+        let config = Config::from_toml(block).unwrap();
+        let cold = config.cold.unwrap();
+        assert_eq!(cold.upload_concurrency.get(), 8);
+        assert_eq!(cold.spool.unwrap().max_bytes, 256 << 20);
+        assert!(Config::from_toml("cold = true").unwrap().cold.is_some());
+        assert!(Config::from_toml("cold = false").unwrap().cold.is_none());
+        let bad = Config::from_toml("[cold]\nevict_min_severity = \"severe\"").unwrap_err();
+        assert!(bad.to_string().contains("severe"), "{bad}");
+        let key = Config::from_toml("[audit]\ndeployment = \"Prod/EU\"\n[cold]").unwrap_err();
+        assert!(key.to_string().contains("cold.deployment"), "{key}");
+    }
+
+    #[test]
     fn parse_errors_name_the_key() {
         for (text, needle) in [
             ("nonsense = 1", "nonsense"),
