@@ -103,11 +103,16 @@ pub(crate) enum Command {
         #[arg(long)]
         show_payload: bool,
     },
-    /// Verify every object of the deployment: manifests, envelopes, hashes, sizes. Names
-    /// each damaged object by its key; exits 1 if any is damaged.
+    /// Verify every object of the deployment: manifests, envelopes, hashes, sizes, and
+    /// the exported checkpoints (their signatures too, with `--key`). Names each damaged
+    /// object by its key; exits 1 if any is damaged.
     Verify {
         #[command(flatten)]
         store: Store,
+        /// The log's verifier key (`tracehound vkey`): every exported checkpoint must carry
+        /// a valid signature by it, for the origin and size its key names.
+        #[arg(long, value_name = "VKEY")]
+        key: Option<tracehound::audit::VerifierKey>,
     },
     /// Delete the selected evidence (envelopes and manifests) from the store. Exits 1 if
     /// the store refused to delete any object (a retention lock).
@@ -137,7 +142,7 @@ pub(crate) fn run(command: &Command) -> Result<Report, String> {
             target,
             show_payload,
         } => get(store, target, *show_payload),
-        Command::Verify { store } => verify(store),
+        Command::Verify { store, key } => verify(store, key.as_ref()),
         Command::Erase { store, filter } => erase(store, filter),
     }
 }
@@ -264,7 +269,7 @@ fn get(store: &Store, target: &str, show_payload: bool) -> Result<Report, String
     })
 }
 
-fn verify(store: &Store) -> Result<Report, String> {
+fn verify(store: &Store, key: Option<&tracehound::audit::VerifierKey>) -> Result<Report, String> {
     let reader = open(store)?;
     let listing = |prefix: &str| {
         let mut keys = Vec::new();
@@ -282,6 +287,7 @@ fn verify(store: &Store) -> Result<Report, String> {
     let mut described = std::collections::BTreeSet::new();
     let mut ok = 0usize;
     let mut checkpoints = 0usize;
+    let vkey = key;
     for key in &all {
         let text = key.as_str();
         if text.starts_with(&index_prefix) {
@@ -296,10 +302,14 @@ fn verify(store: &Store) -> Result<Report, String> {
             }
         } else if text.starts_with(&checkpoint_prefix) {
             checkpoints += 1;
-            match reader.store().get(key) {
-                Ok(Some(note)) if tracehound_checkpoint_parses(&note) => {}
-                Ok(_) => damaged.push((text.to_owned(), "not a signed checkpoint".into())),
-                Err(e) => return Err(format!("reading {text}: {e}")),
+            let note = reader
+                .store()
+                .get(key)
+                .map_err(|e| format!("reading {text}: {e}"))?
+                .unwrap_or_default();
+            let named = text[checkpoint_prefix.len()..].split_once('/');
+            if let Err(reason) = check_checkpoint(&note, named, &store.deployment, vkey) {
+                damaged.push((text.to_owned(), reason));
             }
         }
     }
@@ -338,13 +348,39 @@ fn verify(store: &Store) -> Result<Report, String> {
     Ok(Report { text, failed })
 }
 
-/// Whether `note` is a well-formed signed checkpoint (its signature needs the log's key).
-fn tracehound_checkpoint_parses(note: &[u8]) -> bool {
-    std::str::from_utf8(note).is_ok_and(|text| {
-        text.split_once("\n\n").is_some_and(|(body, _)| {
-            tracehound::audit::note::Checkpoint::parse_text(&format!("{body}\n")).is_ok()
-        })
-    })
+/// Checks an exported checkpoint: a signed note whose checkpoint names the origin
+/// `<deployment>/tracehound/<epoch>` and the size its key gives, signed by `key` if given.
+fn check_checkpoint(
+    note: &[u8],
+    named: Option<(&str, &str)>,
+    deployment: &str,
+    key: Option<&tracehound::audit::VerifierKey>,
+) -> Result<(), String> {
+    use tracehound::audit::note::{Checkpoint, SignedCheckpoint};
+    let text = std::str::from_utf8(note).map_err(|_| "not UTF-8 text".to_owned())?;
+    let checkpoint = match key {
+        Some(key) => SignedCheckpoint::open(text, std::slice::from_ref(key))
+            .map_err(|e| format!("the signature does not verify: {e}"))?
+            .checkpoint()
+            .clone(),
+        None => {
+            let body = text
+                .split_once("\n\n")
+                .map(|(body, _)| format!("{body}\n"))
+                .ok_or("not a signed note")?;
+            Checkpoint::parse_text(&body).map_err(|e| format!("not a checkpoint: {e}"))?
+        }
+    };
+    let (epoch, size) = named.ok_or("not a checkpoint key")?;
+    if checkpoint.origin != format!("{deployment}/tracehound/{epoch}")
+        || checkpoint.size.to_string() != size
+    {
+        return Err(format!(
+            "holds the checkpoint of {} at size {}, not the one its key names",
+            checkpoint.origin, checkpoint.size
+        ));
+    }
+    Ok(())
 }
 
 fn describe(error: ReadError) -> (String, String) {

@@ -18,8 +18,8 @@ const BUCKET: &str = "cli-evidence";
 const DEPLOYMENT: &str = "cli.test";
 
 /// Evacuates `count` pieces of evidence from seven sources to `store`, and returns their
-/// signatures.
-fn evacuate(store: Arc<dyn ColdStore>, count: u64) -> Vec<String> {
+/// signatures and the log's verifier key.
+fn evacuate(store: Arc<dyn ColdStore>, count: u64) -> (Vec<String>, String) {
     let mut config = Config::default();
     config.maintenance = None;
     config.rate_limit = None;
@@ -49,7 +49,7 @@ fn evacuate(store: Arc<dyn ColdStore>, count: u64) -> Vec<String> {
         assert!(Instant::now() < deadline, "{:?}", th.snapshot().cold);
         std::thread::sleep(Duration::from_millis(10));
     }
-    signatures
+    (signatures, th.verifier_key().to_string())
 }
 
 fn cold(url: &str, moto: Option<&Moto>, args: &[&str]) -> Output {
@@ -90,7 +90,7 @@ fn list_get_verify_and_erase_in_a_bucket_and_name_a_tampered_object() {
     config.endpoint = Some(moto.endpoint());
     config.region = Some("us-east-1".into());
     config.allow_http = true;
-    let signatures = evacuate(Arc::new(ObjectStoreCold::open(&config).unwrap()), 14);
+    let (signatures, _) = evacuate(Arc::new(ObjectStoreCold::open(&config).unwrap()), 14);
     let m = Some(&moto);
 
     let listed = json_of(&cold(&url, m, &["list", "--json"]));
@@ -176,14 +176,21 @@ fn list_get_verify_and_erase_in_a_bucket_and_name_a_tampered_object() {
 fn a_local_directory_works_the_same() {
     let dir = TempDir::new("cli-cold-local").unwrap();
     let url = format!("file://{}", dir.0.display());
-    evacuate(
-        Arc::new(ObjectStoreCold::open(&StoreConfig::new(url.as_str())).unwrap()),
-        3,
-    );
-    let verified = cold(&url, None, &["verify", "--json"]);
+    let store = ObjectStoreCold::open(&StoreConfig::new(url.as_str())).unwrap();
+    let (_, vkey) = evacuate(Arc::new(store), 3);
+    let verified = cold(&url, None, &["verify", "--json", "--key", &vkey]);
     let report = json_of(&verified);
     assert_eq!(report["verified"], json!(3));
     assert!(report["checkpoints"].as_u64().unwrap() >= 1, "{report}");
+    // Checkpoints that another key signed are named as damaged.
+    let (_, other) = evacuate(Arc::new(ObjectStoreCold::memory().unwrap()), 1);
+    let wrong = cold(&url, None, &["verify", "--key", &other]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("signature does not verify"),
+        "{}",
+        text(&wrong)
+    );
     let bad = cold("ftp://example.com/x", None, &["list"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad).contains("ftp://example.com/x"), "{}", text(&bad));
