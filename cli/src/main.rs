@@ -89,7 +89,7 @@ enum Command {
     /// Cold storage: list, read (verified), verify and erase evacuated evidence in a local
     /// directory or a bucket.
     #[command(subcommand)]
-    Cold(cold::Command),
+    Cold(Box<cold::Command>),
     /// Print the verifier key (a C2SP vkey string) of an audit log's signing key.
     ///
     /// KEY_FILE is the log's private key: `<audit dir>/signing.key`, or the configured
