@@ -30,6 +30,8 @@ struct Memory {
     objects: Mutex<BTreeMap<ObjectKey, Vec<u8>>>,
     down: AtomicBool,
     gets: AtomicU64,
+    /// Refuse deletes, as S3 does for an object under an Object Lock retention.
+    retained: AtomicBool,
 }
 
 impl Memory {
@@ -74,6 +76,12 @@ impl ColdStore for Memory {
     }
     fn delete(&self, key: &ObjectKey) -> Result<bool, ColdError> {
         self.check()?;
+        if self.retained.load(Ordering::SeqCst) {
+            return Err(ColdError::Refused {
+                key: key.clone(),
+                message: "AccessDenied: object is under retention".into(),
+            });
+        }
         Ok(self.objects.lock().unwrap().remove(key).is_some())
     }
     fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError> {
@@ -489,4 +497,30 @@ fn erasure_by_source_among_ten_thousand_objects_downloads_nothing() {
     assert_eq!(erasure.evidence.len(), 50, "every 200th scent came from it");
     assert_eq!(store.gets.load(Ordering::SeqCst), 0, "nothing downloaded");
     assert_eq!(store.keys().len(), 20_000 - 100);
+}
+
+#[test]
+fn objects_the_store_refuses_to_delete_are_reported_not_skipped() {
+    let store = Arc::new(Memory::default());
+    let th = build(config(10), &store);
+    let signature = quarantine(&th, 1, Severity::High);
+    th.neutralize(&signature).unwrap();
+    wait_for(&th, |s| s.cold.uploaded == 1);
+    store.retained.store(true, Ordering::SeqCst);
+    let erasure = th.erase(&Selection::signature(signature.clone())).unwrap();
+    let [erased] = erasure.evidence.as_slice() else {
+        panic!("{erasure:?}")
+    };
+    assert!(!erased.places.store, "nothing was deleted");
+    assert_eq!(erased.refused.len(), 1);
+    assert!(erased.refused[0].0.as_str().ends_with(".thcs"));
+    assert!(erased.refused[0].1.contains("retention"));
+    // Still there, and still listed: the manifest was left in place with it.
+    let reader = th.cold_reader().unwrap();
+    assert!(reader.get(&signature).unwrap().is_some());
+    assert_eq!(
+        erased.audit_leaf, None,
+        "nothing erased, nothing recorded as erased"
+    );
+    assert!(records(&th, RecordType::Erased).is_empty());
 }

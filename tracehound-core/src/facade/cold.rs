@@ -303,7 +303,8 @@ pub struct ErasedEvidence {
     /// Object keys the store refused to delete (for example under an S3 Object Lock
     /// retention), with its reason: the evidence is still there.
     pub refused: Vec<(ObjectKey, String)>,
-    /// Its `erased` audit record.
+    /// Its `erased` audit record; `None` if the store refused every delete, so nothing was
+    /// erased.
     pub audit_leaf: Option<AuditLeaf>,
 }
 
@@ -475,6 +476,10 @@ impl Inner {
             found
                 .into_iter()
                 .map(|(signature, severity, size, mut erased)| {
+                    if erased.places == ErasedFrom::default() {
+                        // Only refused: nothing was erased, so nothing is recorded as erased.
+                        return erased;
+                    }
                     let record =
                         EvidenceRecord::new(RecordType::Erased, at, &signature, size, severity)
                             .with_reason(erased.places.code());
