@@ -72,8 +72,10 @@
 //!   timeouts with the `connect_timeout` and `timeout` [options](StoreConfig::options).
 //! * **Any thread.** Calls block the caller, from any thread, including one inside another
 //!   tokio runtime; no call panics on I/O or input.
-//! * A local directory store syncs each object and its directory to disk before `put`
-//!   returns.
+//! * A local directory store is durable before anything is reported written: on Linux,
+//!   [`sync`](tracehound::cold::ColdStore::sync) flushes its file system (`syncfs`) once per
+//!   batch of the uploader's writes, before any of them is audited as evacuated; elsewhere
+//!   each object and its directory are synced before `put` returns.
 //!
 //! Not protected against: someone with write access to the bucket replacing an object
 //! (a later `put` reports the conflict and `get` returns the changed bytes: callers verify

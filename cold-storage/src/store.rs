@@ -26,6 +26,8 @@ pub struct ObjectStoreCold {
     /// or trailing `/`.
     root: String,
     bridge: Bridge,
+    /// A local directory whose file system `sync` flushes (Linux); `None` for other stores.
+    sync_dir: Option<std::path::PathBuf>,
 }
 
 impl ObjectStoreCold {
@@ -51,6 +53,7 @@ impl ObjectStoreCold {
             store,
             root: String::new(),
             bridge,
+            sync_dir: config::batch_synced(dir.as_ref()),
         })
     }
 
@@ -92,7 +95,9 @@ impl ObjectStoreCold {
             let _entered = bridge.handle().enter();
             config::open_store(config)?
         };
-        ObjectStoreCold::with_bridge(opened.store, &opened.root, bridge)
+        let mut store = ObjectStoreCold::with_bridge(opened.store, &opened.root, bridge)?;
+        store.sync_dir = opened.sync_dir;
+        Ok(store)
     }
 
     fn with_bridge(
@@ -105,6 +110,7 @@ impl ObjectStoreCold {
             store,
             root,
             bridge,
+            sync_dir: None,
         })
     }
 
@@ -114,6 +120,17 @@ impl ObjectStoreCold {
         Path::parse(self.object_path(key))
             .map_err(|e| ColdError::unavailable(format!("{operation} {key}: {e}")))
     }
+}
+
+#[cfg(target_os = "linux")]
+fn sync_file_system(dir: &std::path::Path) -> std::io::Result<()> {
+    let directory = std::fs::File::open(dir)?;
+    nix::unistd::syncfs(&directory).map_err(std::io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_file_system(_: &std::path::Path) -> std::io::Result<()> {
+    Ok(()) // each object was synced when it was written
 }
 
 impl ColdStore for ObjectStoreCold {
@@ -171,6 +188,16 @@ impl ColdStore for ObjectStoreCold {
                 Err(e) => Err(map_error("delete", &key, e)),
             }
         })
+    }
+
+    /// For a local directory on Linux, flushes its file system (`syncfs`): every object
+    /// written so far, and its directory entry, is on disk when this returns.
+    fn sync(&self) -> Result<(), ColdError> {
+        let Some(dir) = &self.sync_dir else {
+            return Ok(());
+        };
+        sync_file_system(dir)
+            .map_err(|e| ColdError::unavailable(format!("sync {}: {e}", dir.display())))
     }
 
     fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError> {

@@ -32,6 +32,8 @@ struct Memory {
     gets: AtomicU64,
     /// Refuse deletes, as S3 does for an object under an Object Lock retention.
     retained: AtomicBool,
+    /// Fail `sync`, as a disk that cannot flush.
+    unsyncable: AtomicBool,
 }
 
 impl Memory {
@@ -83,6 +85,12 @@ impl ColdStore for Memory {
             });
         }
         Ok(self.objects.lock().unwrap().remove(key).is_some())
+    }
+    fn sync(&self) -> Result<(), ColdError> {
+        if self.unsyncable.load(Ordering::SeqCst) {
+            return Err(ColdError::unavailable("I/O error on sync"));
+        }
+        Ok(())
     }
     fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError> {
         self.check()?;
@@ -523,4 +531,20 @@ fn objects_the_store_refuses_to_delete_are_reported_not_skipped() {
         "nothing erased, nothing recorded as erased"
     );
     assert!(records(&th, RecordType::Erased).is_empty());
+}
+
+#[test]
+fn nothing_counts_as_evacuated_until_the_store_has_synced_it() {
+    let store = Arc::new(Memory::default());
+    let th = build(config(10), &store);
+    store.unsyncable.store(true, Ordering::SeqCst);
+    let signature = quarantine(&th, 1, Severity::High);
+    th.neutralize(&signature).unwrap();
+    let failing = wait_for(&th, |s| s.cold.store_down);
+    assert_eq!(failing.cold.uploaded, 0);
+    assert!(records(&th, RecordType::Evacuated).is_empty());
+    store.unsyncable.store(false, Ordering::SeqCst);
+    let done = wait_for(&th, |s| s.cold.existing + s.cold.uploaded == 1);
+    assert!(!done.cold.store_down);
+    assert_eq!(records(&th, RecordType::Evacuated).len(), 1);
 }

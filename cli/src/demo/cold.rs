@@ -36,7 +36,7 @@ pub(super) fn open(
     let store = ObjectStoreCold::open(&config).map_err(|e| format!("--cold {url}: {e}"))?;
     let mut cold = ColdConfig::default();
     cold.spool = Some(SpoolConfig::new(dir.join("cold-spool")));
-    // The demo ends by evacuating everything it holds; a local disk that fsyncs each object
+    // The demo ends by evacuating everything it holds; a local disk synced per batch
     // needs some seconds for ten thousand (BENCHMARKS.md).
     cold.shutdown_deadline = std::time::Duration::from_secs(60);
     Ok((Arc::new(store), url, cold))

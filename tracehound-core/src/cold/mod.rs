@@ -197,6 +197,14 @@ pub trait ColdStore: Send + Sync + fmt::Debug {
     /// Calls `each` with the key and size of every object whose key starts with `prefix`,
     /// without reading the objects.
     fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError>;
+
+    /// Makes every object written so far durable. The uploader calls it after each batch of
+    /// writes, before it reports any of them as evacuated, so a store that syncs per batch
+    /// (a local disk) need not sync per object. The default does nothing: for stores whose
+    /// `put` is durable when it returns (a bucket).
+    fn sync(&self) -> Result<(), ColdError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -583,6 +583,30 @@ impl Writers {
     }
 }
 
+impl Writers {
+    /// [`put_all`](Self::put_all), then the store's [`sync`](ColdStore::sync) if anything
+    /// was written: a failed sync makes every write of the batch a failure to retry.
+    fn put_durably(
+        &self,
+        shared: &Shared,
+        items: Vec<Item>,
+    ) -> Vec<(Item, Result<Put, ColdError>)> {
+        let mut results = self.put_all(shared, items);
+        if results.iter().any(|(_, r)| r.is_ok()) {
+            let synced = panic::catch_unwind(AssertUnwindSafe(|| shared.store.sync()))
+                .unwrap_or_else(|_| Err(ColdError::unavailable("the cold store panicked")));
+            if let Err(error) = synced {
+                for (_, result) in &mut results {
+                    if result.is_ok() {
+                        *result = Err(error.clone());
+                    }
+                }
+            }
+        }
+        results
+    }
+}
+
 impl Drop for Writers {
     /// Ends the writer threads: they finish the item in hand and see the queue closed.
     fn drop(&mut self) {
@@ -745,7 +769,7 @@ impl Worker {
         }
         let mut unreachable = Vec::new();
         let mut failure = None;
-        for (item, result) in self.writers.put_all(&self.shared, batch) {
+        for (item, result) in self.writers.put_durably(&self.shared, batch) {
             match result {
                 Ok(put) => self.written(item, put),
                 Err(ColdError::Unavailable { message }) => {
@@ -803,7 +827,7 @@ impl Worker {
             let mut failure = None;
             let mut reached = false;
             let mut done = Vec::new();
-            for (item, result) in self.writers.put_all(&self.shared, pending) {
+            for (item, result) in self.writers.put_durably(&self.shared, pending) {
                 match result {
                     Err(ColdError::Unavailable { message }) => {
                         failure.get_or_insert(message);
@@ -862,7 +886,7 @@ impl Worker {
                 .collect()
         };
         let (ranks, items): (Vec<_>, Vec<_>) = taken.into_iter().unzip();
-        let results = self.writers.put_all(&self.shared, items);
+        let results = self.writers.put_durably(&self.shared, items);
         let mut failure = None;
         for (rank, (item, result)) in ranks.into_iter().zip(results) {
             match result {
