@@ -359,18 +359,23 @@ impl Slot {
         };
         let well = matches!(state, Idle::Well) && loss.is_none();
         if !well {
-            let counters = &self.shared.counters;
-            counters.idle_failures.fetch_add(1, Ordering::Relaxed);
+            // The loss is on record before the counters say there was one: a caller that
+            // sees `idle_failures` go up finds the lost worker in `workers().lost`.
+            let died_by_itself = loss.is_none();
             match loss {
                 Some(loss) => {
                     let pid = self.retire(false);
                     self.lose(pid, None, loss);
                 }
                 None => {
-                    counters.idle_deaths.fetch_add(1, Ordering::Relaxed);
                     let (pid, status) = self.reap();
                     self.lose(pid, None, died(status));
                 }
+            }
+            let counters = &self.shared.counters;
+            counters.idle_failures.fetch_add(1, Ordering::Release);
+            if died_by_itself {
+                counters.idle_deaths.fetch_add(1, Ordering::Release);
             }
         }
         // Counted last: once a caller sees the count go up, the counters and the lost
