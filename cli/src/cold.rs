@@ -14,6 +14,8 @@ use tracehound::cold::{
 use tracehound::{Category, Severity, Signature, SourceKey};
 use tracehound_cold_storage::{ObjectStoreCold, StoreConfig};
 
+use crate::verify_proof::utc;
+
 /// The store and the deployment's objects in it.
 #[derive(Debug, Args)]
 pub(crate) struct Store {
@@ -165,7 +167,7 @@ fn entry_json(entry: &IndexEntry) -> Value {
     json!({
         "signature": entry.signature.to_string(),
         "severity": entry.severity.as_str(),
-        "captured": time_text(entry.captured),
+        "captured": utc(entry.captured),
         "captured_ms": entry.captured.as_unix_millis(),
         "size": entry.size,
         "source_tag": entry.source_tag,
@@ -188,7 +190,7 @@ fn list(store: &Store, filter: &Filter) -> Result<Report, String> {
             let _ = writeln!(
                 text,
                 "{}  {:<8}  {:>8} B  {}  {}",
-                time_text(e.captured),
+                utc(e.captured),
                 e.severity.as_str(),
                 e.size,
                 e.signature,
@@ -244,7 +246,7 @@ fn get(store: &Store, target: &str, show_payload: bool) -> Result<Report, String
         for (name, value) in [
             ("signature", m.signature.clone()),
             ("severity", m.severity.clone()),
-            ("captured", time_text(entry.captured)),
+            ("captured", utc(entry.captured)),
             ("size", format!("{} bytes", m.size)),
             ("source", m.source.clone()),
             ("audit leaf", leaf),
@@ -432,20 +434,6 @@ fn erase(store: &Store, filter: &Filter) -> Result<Report, String> {
     Ok(Report { text, failed })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-fn time_text(at: Timestamp) -> String {
-    let ms = at.as_unix_millis();
-    let (y, m, d) = at.utc_date();
-    let in_day = ms % 86_400_000;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1_000 % 60,
-        in_day % 1_000
-    )
-}
-
 /// A time on the command line: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ`, or Unix milliseconds.
 fn parse_time(text: &str) -> Result<Timestamp, String> {
     if let Ok(ms) = text.parse::<u64>() {
@@ -523,9 +511,9 @@ mod tests {
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            time_text(Timestamp::from_unix_millis(1_796_691_723_004)),
-            "2026-12-08T01:02:03.004Z"
-        );
+        // What `list` and `get` print parses back to the same time.
+        for text in ["2026-12-08T01:02:03Z", "2000-02-29T23:59:59Z"] {
+            assert_eq!(parse_time(text).map(utc).as_deref(), Ok(text));
+        }
     }
 }

@@ -256,13 +256,13 @@ fn summary(verified: &VerifiedEvidence, evidence_checked: bool) -> String {
 }
 
 /// RFC 3339 UTC text of a timestamp, with nanoseconds when there are any.
-fn utc(time: Timestamp) -> String {
+pub(crate) fn utc(time: Timestamp) -> String {
     const NANOS_PER_SECOND: u64 = 1_000_000_000;
     const SECONDS_PER_DAY: u64 = 86_400;
     let nanos = time.as_unix_nanos();
     let seconds = nanos / NANOS_PER_SECOND;
     let fraction = nanos % NANOS_PER_SECOND;
-    let (year, month, day) = civil_date(seconds / SECONDS_PER_DAY);
+    let (year, month, day) = time.utc_date();
     let of_day = seconds % SECONDS_PER_DAY;
     let mut text = format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
@@ -275,30 +275,6 @@ fn utc(time: Timestamp) -> String {
     }
     text.push('Z');
     text
-}
-
-/// Gregorian (year, month, day) of a count of days since 1970-01-01.
-///
-/// Counts in 400-year eras of 146,097 days that start on March 1st, so that the leap day
-/// is the last day of its year and needs no special case.
-fn civil_date(days_since_epoch: u64) -> (u64, u64, u64) {
-    // 1970-01-01 is day 719,468 counted from 0000-03-01.
-    let days = days_since_epoch + 719_468;
-    let era = days / 146_097;
-    let day_of_era = days % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    // Months from March: 0 is March, 11 is February; 153 days per 5 months.
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = era * 400 + year_of_era + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
