@@ -94,24 +94,29 @@ impl fmt::Debug for StoreConfig {
     }
 }
 
-/// An opened object store and the root inside it.
-pub(crate) struct Opened {
-    pub(crate) store: Arc<dyn ObjectStore>,
-    pub(crate) root: String,
-    /// For a local directory on Linux: the directory whose file system
-    /// [`sync`](tracehound::cold::ColdStore::sync) flushes once per batch.
-    pub(crate) sync_dir: Option<std::path::PathBuf>,
+/// What a configuration opens: a local directory, written with plain file-system calls
+/// (no runtime), or an object store and the root inside it.
+pub(crate) enum Opened {
+    Local(PathBuf),
+    Store {
+        store: Arc<dyn ObjectStore>,
+        root: String,
+    },
+}
+
+/// The local directory `config` names, if it names one; every other store needs a runtime
+/// before [`open_store`] builds it.
+pub(crate) fn local_dir(config: &StoreConfig) -> Result<Option<PathBuf>, OpenError> {
+    Ok(match plan(config)?.backend {
+        Backend::File(dir) => Some(dir),
+        _ => None,
+    })
 }
 
 pub(crate) fn open_store(config: &StoreConfig) -> Result<Opened, OpenError> {
     let Plan { backend, root } = plan(config)?;
-    let mut sync_dir = None;
-    let store = match backend {
-        Backend::File(dir) => {
-            let store = local_store(&dir)?;
-            sync_dir = batch_synced(&dir);
-            store
-        }
+    let store: Arc<dyn ObjectStore> = match backend {
+        Backend::File(dir) => return Ok(Opened::Local(dir)),
         Backend::Memory => Arc::new(object_store::memory::InMemory::new()),
         #[cfg(feature = "s3")]
         Backend::S3(builder) => {
@@ -129,34 +134,7 @@ pub(crate) fn open_store(config: &StoreConfig) -> Result<Opened, OpenError> {
             Arc::new(builder.build().map_err(|e| backend_error("azure", &e))?)
         }
     };
-    Ok(Opened {
-        store,
-        root,
-        sync_dir,
-    })
-}
-
-/// Whether a local store syncs once per batch (`syncfs`, Linux) rather than per object:
-/// the directory to sync, or `None`.
-pub(crate) fn batch_synced(dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    cfg!(target_os = "linux").then(|| dir.to_path_buf())
-}
-
-/// A local directory store: created if missing, every write synced to disk before it
-/// counts (per object, or on Linux per batch through `ColdStore::sync`), empty directories
-/// removed after deletes.
-pub(crate) fn local_store(dir: &std::path::Path) -> Result<Arc<dyn ObjectStore>, OpenError> {
-    let directory_error = |message: String| OpenError::Directory {
-        path: dir.to_path_buf(),
-        message,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| directory_error(e.to_string()))?;
-    let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-        .map_err(|e| directory_error(e.to_string()))?
-        // On Linux, `ColdStore::sync` flushes the file system once per batch instead.
-        .with_fsync(!cfg!(target_os = "linux"))
-        .with_automatic_cleanup(true);
-    Ok(Arc::new(store))
+    Ok(Opened::Store { store, root })
 }
 
 /// Checks a root inside a bucket: `""`, or object path segments joined by `/`.

@@ -4,7 +4,8 @@
 //!
 //! The core stays free of async runtimes and cloud SDKs; this crate brings
 //! [`object_store`] and a small tokio runtime of its own (one worker thread), or runs on a
-//! runtime the application lends it.
+//! runtime the application lends it. A local directory needs neither: it is written with
+//! plain file-system calls on the calling thread.
 //!
 //! # Quick start
 //!
@@ -72,6 +73,13 @@
 //!   timeouts with the `connect_timeout` and `timeout` [options](StoreConfig::options).
 //! * **Any thread.** Calls block the caller, from any thread, including one inside another
 //!   tokio runtime; no call panics on I/O or input.
+//! * **A local directory** holds each object in a file at its key's path, laid out as
+//!   object_store's `LocalFileSystem` lays them out (either reads the other's). An object
+//!   is written into an unnamed file (`O_TMPFILE`) and then linked to its name, which fails
+//!   if the name exists: a crash leaves the whole object or no name, never part of one,
+//!   and nothing to clean up. Where unnamed files are not available (another OS, a file
+//!   system without them, no `/proc`) it is staged under a name no key can have and
+//!   hard-linked. Deletes leave emptied directories in place (one per day and category).
 //! * A local directory store is durable before anything is reported written: on Linux,
 //!   [`sync`](tracehound::cold::ColdStore::sync) flushes its file system (`syncfs`) once per
 //!   batch of the uploader's writes, before any of them is audited as evacuated; elsewhere
@@ -142,7 +150,10 @@
 //! # What is tested, and how
 //!
 //! * The write-once rules, not-found answers, deletes, prefix listing with sizes and
-//!   nested keys: on memory and on a real temporary directory.
+//!   nested keys: on memory and on a real temporary directory, with unnamed files and
+//!   with staged ones; a directory written by object_store read by this crate and the
+//!   other way round; strays (staging files, names no key has, links) not listed; two
+//!   threads writing and deleting in one directory.
 //! * S3 against a real **moto** server on 127.0.0.1 (its answer to `If-None-Match: *` is
 //!   412): round trip, write-once, conflict, listing, deletes, an object replaced behind
 //!   the store's back, and an unreachable endpoint failing fast as `Unavailable`.
@@ -157,6 +168,7 @@
 
 mod config;
 mod error;
+mod local;
 mod runtime;
 mod store;
 

@@ -11,49 +11,59 @@ use tokio::runtime::Handle;
 use tracehound::cold::{ColdError, ColdStore, ObjectKey, Put};
 
 use crate::OpenError;
-use crate::config::{self, StoreConfig};
+use crate::config::{self, Opened, StoreConfig};
+use crate::local::LocalDir;
 use crate::runtime::Bridge;
 
-/// A write-once [`ColdStore`] over any [`object_store::ObjectStore`] (a local directory,
-/// memory, S3, GCS, Azure), with every key placed under a root path inside the bucket.
+/// A write-once [`ColdStore`] over a local directory or any [`object_store::ObjectStore`]
+/// (memory, S3, GCS, Azure), with every key placed under a root path inside the bucket.
 ///
-/// Calls block the calling thread, which may be any thread, including one inside another
-/// tokio runtime: the work runs on the store's own one-worker runtime, or on a runtime
-/// handle the caller passes, and its result comes back over a channel.
+/// A local directory ([`local`](Self::local), a `file://` URL) is written with plain
+/// file-system calls on the calling thread: each object goes into an unnamed file in its
+/// directory and is then linked to its name, which fails if the name exists (Linux; other
+/// systems stage a file and hard-link it). No runtime is started for it. The files are laid
+/// out as object_store's `LocalFileSystem` lays them out, so either reads the other's.
+///
+/// Calls to other stores block the calling thread, which may be any thread, including one
+/// inside another tokio runtime: the work runs on the store's own one-worker runtime, or
+/// on a runtime handle the caller passes, and its result comes back over a channel.
 pub struct ObjectStoreCold {
+    inner: Inner,
+}
+
+enum Inner {
+    Local(LocalDir),
+    Remote(Remote),
+}
+
+struct Remote {
     store: Arc<dyn ObjectStore>,
     /// The root inside the bucket, as an object path: empty, or segments without a leading
     /// or trailing `/`.
     root: String,
     bridge: Bridge,
-    /// A local directory whose file system `sync` flushes (Linux); `None` for other stores.
-    sync_dir: Option<std::path::PathBuf>,
 }
 
 impl ObjectStoreCold {
-    /// Opens the store `config` describes, on a runtime of its own; see
-    /// [`StoreConfig`] for the URL schemes and the environment each backend reads.
+    /// Opens the store `config` describes, on a runtime of its own unless it is a local
+    /// directory; see [`StoreConfig`] for the URL schemes and the environment each backend
+    /// reads.
     pub fn open(config: &StoreConfig) -> Result<ObjectStoreCold, OpenError> {
-        ObjectStoreCold::open_with(config, Bridge::owned()?)
+        ObjectStoreCold::open_with(config, Bridge::owned)
     }
 
     /// Like [`open`](Self::open), running the store's work on the multi-thread runtime
-    /// behind `handle` instead of starting one. Do not then call the store from that
-    /// runtime's async tasks: each call blocks its thread until the work is done (use
-    /// `spawn_blocking`).
+    /// behind `handle` instead of starting one (a local directory needs none, and ignores
+    /// it). Do not then call the store from that runtime's async tasks: each call blocks
+    /// its thread until the work is done (use `spawn_blocking`).
     pub fn open_on(config: &StoreConfig, handle: Handle) -> Result<ObjectStoreCold, OpenError> {
-        ObjectStoreCold::open_with(config, Bridge::borrowed(handle)?)
+        ObjectStoreCold::open_with(config, || Bridge::borrowed(handle))
     }
 
-    /// A store over the directory `dir`, created if missing, on a runtime of its own.
+    /// A store over the directory `dir`, created if missing.
     pub fn local(dir: impl AsRef<std::path::Path>) -> Result<ObjectStoreCold, OpenError> {
-        let bridge = Bridge::owned()?;
-        let store = config::local_store(dir.as_ref())?;
         Ok(ObjectStoreCold {
-            store,
-            root: String::new(),
-            bridge,
-            sync_dir: config::batch_synced(dir.as_ref()),
+            inner: Inner::Local(LocalDir::open(dir.as_ref())?),
         })
     }
 
@@ -66,7 +76,7 @@ impl ObjectStoreCold {
     /// `tracehound/prod`), on a runtime of its own. The store's own client settings
     /// (timeouts, retries) are used as they are.
     pub fn new(store: Arc<dyn ObjectStore>, root: &str) -> Result<ObjectStoreCold, OpenError> {
-        ObjectStoreCold::with_bridge(store, root, Bridge::owned()?)
+        ObjectStoreCold::remote(store, root, Bridge::owned()?)
     }
 
     /// Like [`new`](Self::new), on the multi-thread runtime behind `handle`; see
@@ -76,64 +86,107 @@ impl ObjectStoreCold {
         root: &str,
         handle: Handle,
     ) -> Result<ObjectStoreCold, OpenError> {
-        ObjectStoreCold::with_bridge(store, root, Bridge::borrowed(handle)?)
+        ObjectStoreCold::remote(store, root, Bridge::borrowed(handle)?)
     }
 
-    /// The root inside the bucket every key is placed under (`""` for none).
+    /// The root inside the bucket every key is placed under (`""` for none, and for a
+    /// local directory).
     pub fn root(&self) -> &str {
-        &self.root
+        match &self.inner {
+            Inner::Local(_) => "",
+            Inner::Remote(remote) => &remote.root,
+        }
     }
 
-    /// Where `key` is stored: the root and the key joined by `/`.
+    /// Where `key` is stored: the root and the key joined by `/` (for a local directory,
+    /// the path below it).
     pub fn object_path(&self, key: &ObjectKey) -> String {
-        join(&self.root, key.as_str())
+        join(self.root(), key.as_str())
     }
 
-    fn open_with(config: &StoreConfig, bridge: Bridge) -> Result<ObjectStoreCold, OpenError> {
+    fn open_with(
+        config: &StoreConfig,
+        bridge: impl FnOnce() -> Result<Bridge, OpenError>,
+    ) -> Result<ObjectStoreCold, OpenError> {
+        if let Some(dir) = config::local_dir(config)? {
+            return ObjectStoreCold::local(dir);
+        }
+        let bridge = bridge()?;
         // Builders may start clients that look for a runtime; give them ours.
         let opened = {
             let _entered = bridge.handle().enter();
             config::open_store(config)?
         };
-        let mut store = ObjectStoreCold::with_bridge(opened.store, &opened.root, bridge)?;
-        store.sync_dir = opened.sync_dir;
-        Ok(store)
+        match opened {
+            Opened::Local(dir) => ObjectStoreCold::local(dir),
+            Opened::Store { store, root } => ObjectStoreCold::remote(store, &root, bridge),
+        }
     }
 
-    fn with_bridge(
+    fn remote(
         store: Arc<dyn ObjectStore>,
         root: &str,
         bridge: Bridge,
     ) -> Result<ObjectStoreCold, OpenError> {
         let root = config::parse_root(root)?;
         Ok(ObjectStoreCold {
-            store,
-            root,
-            bridge,
-            sync_dir: None,
+            inner: Inner::Remote(Remote {
+                store,
+                root,
+                bridge,
+            }),
         })
     }
-
-    /// The object path of `key`; keys and roots are both checked, so this only fails if
-    /// object_store's rules are stricter than ours.
-    fn path(&self, operation: &str, key: &ObjectKey) -> Result<Path, ColdError> {
-        Path::parse(self.object_path(key))
-            .map_err(|e| ColdError::unavailable(format!("{operation} {key}: {e}")))
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn sync_file_system(dir: &std::path::Path) -> std::io::Result<()> {
-    let directory = std::fs::File::open(dir)?;
-    nix::unistd::syncfs(&directory).map_err(std::io::Error::from)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn sync_file_system(_: &std::path::Path) -> std::io::Result<()> {
-    Ok(()) // each object was synced when it was written
 }
 
 impl ColdStore for ObjectStoreCold {
+    fn put(&self, key: &ObjectKey, object: &[u8]) -> Result<Put, ColdError> {
+        match &self.inner {
+            Inner::Local(local) => local.put(key, object),
+            Inner::Remote(remote) => remote.put(key, object),
+        }
+    }
+
+    fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ColdError> {
+        match &self.inner {
+            Inner::Local(local) => local.get(key),
+            Inner::Remote(remote) => remote.get(key),
+        }
+    }
+
+    fn delete(&self, key: &ObjectKey) -> Result<bool, ColdError> {
+        match &self.inner {
+            Inner::Local(local) => local.delete(key),
+            Inner::Remote(remote) => remote.delete(key),
+        }
+    }
+
+    /// For a local directory on Linux, flushes its file system (`syncfs`): every object
+    /// written so far, and its directory entry, is on disk when this returns. Other stores
+    /// have made each write durable before answering it.
+    fn sync(&self) -> Result<(), ColdError> {
+        match &self.inner {
+            Inner::Local(local) => local.sync(),
+            Inner::Remote(_) => Ok(()),
+        }
+    }
+
+    fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError> {
+        match &self.inner {
+            Inner::Local(local) => local.list(prefix, each),
+            Inner::Remote(remote) => remote.list(prefix, each),
+        }
+    }
+}
+
+impl Remote {
+    /// The object path of `key`; keys and roots are both checked, so this only fails if
+    /// object_store's rules are stricter than ours.
+    fn path(&self, operation: &str, key: &ObjectKey) -> Result<Path, ColdError> {
+        Path::parse(join(&self.root, key.as_str()))
+            .map_err(|e| ColdError::unavailable(format!("{operation} {key}: {e}")))
+    }
+
     fn put(&self, key: &ObjectKey, object: &[u8]) -> Result<Put, ColdError> {
         let path = self.path("put", key)?;
         let store = Arc::clone(&self.store);
@@ -190,16 +243,6 @@ impl ColdStore for ObjectStoreCold {
         })
     }
 
-    /// For a local directory on Linux, flushes its file system (`syncfs`): every object
-    /// written so far, and its directory entry, is on disk when this returns.
-    fn sync(&self) -> Result<(), ColdError> {
-        let Some(dir) = &self.sync_dir else {
-            return Ok(());
-        };
-        sync_file_system(dir)
-            .map_err(|e| ColdError::unavailable(format!("sync {}: {e}", dir.display())))
-    }
-
     fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError> {
         // object_store lists whole path segments; list the directory the prefix ends in and
         // filter by the prefix as a string.
@@ -254,11 +297,18 @@ impl ColdStore for ObjectStoreCold {
 
 impl fmt::Debug for ObjectStoreCold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectStoreCold")
-            .field("store", &format_args!("{}", self.store))
-            .field("root", &self.root)
-            .field("owns_runtime", &self.bridge.owns_runtime())
-            .finish()
+        match &self.inner {
+            Inner::Local(local) => f
+                .debug_struct("ObjectStoreCold")
+                .field("directory", &local.root())
+                .finish(),
+            Inner::Remote(remote) => f
+                .debug_struct("ObjectStoreCold")
+                .field("store", &format_args!("{}", remote.store))
+                .field("root", &remote.root)
+                .field("owns_runtime", &remote.bridge.owns_runtime())
+                .finish(),
+        }
     }
 }
 
@@ -393,6 +443,129 @@ mod tests {
             .0
             .join("nested/cold/evidence/prod/2026/12/08/xss/cd34.thcs");
         assert_eq!(std::fs::read(file).unwrap(), b"12345");
+    }
+
+    #[test]
+    fn a_directory_staging_its_files_keeps_the_contract() {
+        let dir = TempDir::new("cold-staged").unwrap();
+        let store = ObjectStoreCold {
+            inner: Inner::Local(LocalDir::staged(&dir.0).unwrap()),
+        };
+        keeps_the_contract(&store);
+        // No staging file is left behind.
+        let left = walk(&dir.0);
+        assert!(left.iter().all(|path| !path.contains('#')), "{left:?}");
+    }
+
+    /// Every file below `dir`, as paths relative to it.
+    fn walk(dir: &std::path::Path) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(next) = todo.pop() {
+            for entry in std::fs::read_dir(&next).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else {
+                    let relative = path.strip_prefix(dir).unwrap();
+                    found.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn object_store_and_the_local_store_read_each_other() {
+        let dir = TempDir::new("cold-interop").unwrap();
+        let theirs = object_store::local::LocalFileSystem::new_with_prefix(&dir.0).unwrap();
+        let theirs = ObjectStoreCold::new(Arc::new(theirs), "").unwrap();
+        let ours = ObjectStoreCold::local(&dir.0).unwrap();
+        let (a, b) = (key("evidence/x/2026/a.thcs"), key("evidence/x/2026/b.thcs"));
+        assert_eq!(theirs.put(&a, b"by object_store").unwrap(), Put::Created);
+        assert_eq!(ours.put(&b, b"by the local store").unwrap(), Put::Created);
+        for store in [&theirs, &ours] {
+            assert_eq!(
+                store.get(&a).unwrap().as_deref(),
+                Some(&b"by object_store"[..])
+            );
+            assert_eq!(
+                store.get(&b).unwrap().as_deref(),
+                Some(&b"by the local store"[..])
+            );
+            assert_eq!(
+                store.put(&a, b"other"),
+                Err(ColdError::Conflict { key: a.clone() })
+            );
+            assert_eq!(
+                listed(store, "evidence/"),
+                [(a.to_string(), 15), (b.to_string(), 18)]
+            );
+        }
+        assert!(ours.delete(&a).unwrap());
+        assert_eq!(theirs.get(&a).unwrap(), None);
+    }
+
+    #[test]
+    fn the_local_store_lists_only_keys() {
+        let dir = TempDir::new("cold-strays").unwrap();
+        let store = ObjectStoreCold::local(&dir.0).unwrap();
+        let k = key("evidence/a/one.thcs");
+        store.put(&k, b"1").unwrap();
+        let evidence = dir.0.join("evidence/a");
+        // A staging file, a name no key can have, a symbolic link, a name not UTF-8.
+        std::fs::write(evidence.join("two.thcs#77-1"), b"staged").unwrap();
+        std::fs::write(evidence.join("Three.THCS"), b"stray").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", evidence.join("four")).unwrap();
+        let odd = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"f\xffe");
+        std::fs::write(evidence.join(odd), b"odd").unwrap();
+        assert_eq!(listed(&store, ""), [(k.to_string(), 1)]);
+        assert_eq!(listed(&store, "evidence/a/o"), [(k.to_string(), 1)]);
+        assert!(listed(&store, "evidence/a/t").is_empty());
+    }
+
+    #[test]
+    fn a_key_below_an_object_is_refused_not_retried() {
+        let dir = TempDir::new("cold-below").unwrap();
+        let store = ObjectStoreCold::local(&dir.0).unwrap();
+        store.put(&key("a/b"), b"x").unwrap();
+        assert!(matches!(
+            store.put(&key("a/b/c"), b"y"),
+            Err(ColdError::Refused { key, .. }) if key.as_str() == "a/b/c"
+        ));
+        // A directory where an object would be is no object.
+        assert_eq!(store.get(&key("a")).unwrap(), None);
+        assert!(!store.delete(&key("a")).unwrap());
+    }
+
+    #[test]
+    fn puts_racing_deletes_in_one_directory_all_land() {
+        let dir = TempDir::new("cold-race").unwrap();
+        let store = Arc::new(ObjectStoreCold::local(&dir.0).unwrap());
+        // Two threads write and delete in one directory, often emptying it.
+        let racers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|name| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for n in 0..2_000 {
+                        let k = key(&format!("evidence/d/2026/12/{name}{n}"));
+                        assert_eq!(store.put(&k, name.as_bytes()).unwrap(), Put::Created);
+                        assert_eq!(store.get(&k).unwrap().as_deref(), Some(name.as_bytes()));
+                        assert!(store.delete(&k).unwrap(), "{k}");
+                    }
+                })
+            })
+            .collect();
+        for racer in racers {
+            racer.join().unwrap();
+        }
+        assert!(listed(store.as_ref(), "").is_empty());
+        assert!(
+            dir.0.join("evidence/d/2026/12").is_dir(),
+            "directories are not pruned"
+        );
     }
 
     #[test]
