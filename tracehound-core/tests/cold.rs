@@ -548,3 +548,73 @@ fn nothing_counts_as_evacuated_until_the_store_has_synced_it() {
     assert!(!done.cold.store_down);
     assert_eq!(records(&th, RecordType::Evacuated).len(), 1);
 }
+
+/// A store that counts envelopes written and, at the end of each (slow) sync, how many
+/// of them the sync covered: those are the only ones allowed to count as evacuated.
+#[derive(Debug, Default)]
+struct SlowSync {
+    inner: Memory,
+    envelopes: AtomicU64,
+    durable: AtomicU64,
+    syncs: AtomicU64,
+}
+
+impl ColdStore for SlowSync {
+    fn put(&self, key: &ObjectKey, object: &[u8]) -> Result<Put, ColdError> {
+        let put = self.inner.put(key, object)?;
+        if key.as_str().ends_with(".thcs") {
+            self.envelopes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(put)
+    }
+    fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ColdError> {
+        self.inner.get(key)
+    }
+    fn delete(&self, key: &ObjectKey) -> Result<bool, ColdError> {
+        self.inner.delete(key)
+    }
+    fn sync(&self) -> Result<(), ColdError> {
+        let covered = self.envelopes.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(3));
+        self.durable.fetch_max(covered, Ordering::SeqCst);
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError> {
+        self.inner.list(prefix, each)
+    }
+}
+
+#[test]
+fn batches_written_while_the_one_before_syncs_count_only_once_synced() {
+    const PIECES: u64 = 3_000;
+    let store = Arc::new(SlowSync::default());
+    let mut config = config(PIECES as usize);
+    let cold = config.cold.as_mut().unwrap();
+    cold.queue_capacity = NonZeroUsize::new(PIECES as usize).unwrap();
+    let th = Tracehound::builder()
+        .config(config)
+        .cold_store(Arc::clone(&store) as Arc<dyn ColdStore>)
+        .build()
+        .unwrap();
+    for n in 0..PIECES {
+        quarantine(&th, n, Severity::High);
+    }
+    th.flush().unwrap();
+    // Watched all along: what counts as uploaded has always been covered by a sync.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let uploaded = th.snapshot().cold.uploaded;
+        let durable = store.durable.load(Ordering::SeqCst);
+        assert!(uploaded <= durable, "{uploaded} counted, {durable} synced");
+        if uploaded == PIECES {
+            break;
+        }
+        assert!(Instant::now() < deadline, "timed out at {uploaded}");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // Several batches, one sync each (not one per piece).
+    let syncs = store.syncs.load(Ordering::SeqCst);
+    assert!((2..PIECES / 10).contains(&syncs), "{syncs} syncs");
+    assert_eq!(records(&th, RecordType::Evacuated).len(), PIECES as usize);
+}

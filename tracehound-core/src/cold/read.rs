@@ -377,6 +377,14 @@ impl ColdReader {
             }
             erased.push(done);
         }
+        // Deletes on a local disk are made durable as writes are; if that fails they were
+        // still made, and are reported: a machine crash before the file system writes them
+        // back could bring objects back, which the next erase removes again.
+        if erased.iter().any(|e| !e.deleted.is_empty())
+            && let Err(error) = self.store.sync()
+        {
+            tracing::warn!(%error, "cold: erased objects could not be synced");
+        }
         Ok(erased)
     }
 }

@@ -37,6 +37,14 @@ const POLL: Duration = Duration::from_millis(50);
 /// after that it is reported lost.
 const SPOOL_GRACE: Duration = Duration::from_secs(2);
 
+/// Most pieces the uploader takes from the queue into one batch: the store is synced once
+/// per batch, so a larger one syncs less often.
+const BATCH_ITEMS: usize = 512;
+
+/// A batch stops growing once its envelopes hold this many bytes. With the batch written
+/// before it and not yet synced, the uploader holds at most two batches beyond the queue.
+const BATCH_BYTES: usize = 8 << 20;
+
 /// Why evidence was evacuated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -329,6 +337,7 @@ impl Uploader {
             retry_max: config.retry_max,
             down: None,
             pending: Vec::new(),
+            unsynced: Vec::new(),
             writers,
         };
         thread::Builder::new()
@@ -504,6 +513,9 @@ struct Worker {
     down: Option<Down>,
     /// With no spool: the items held while the store is down (one batch at most).
     pending: Vec<Item>,
+    /// The batch written last, not yet synced nor reported: its sync overlaps the writes
+    /// of the next one when that is already queued.
+    unsynced: Vec<(Item, Result<Put, ColdError>)>,
     writers: Writers,
 }
 
@@ -518,13 +530,31 @@ enum Control {
 struct Writers {
     work: Option<Sender<(usize, Item)>>,
     done: Receiver<(usize, Item, Result<Put, ColdError>)>,
-    /// Items per batch: twice the writer threads, so none waits for the next batch.
+    /// Items per batch: [`BATCH_ITEMS`], or twice the writer threads if more, so that
+    /// none waits for the next batch.
     batch: usize,
+}
+
+/// Items handed to the writer threads, and the results of those written on the calling
+/// thread.
+#[derive(Default)]
+struct InFlight {
+    sent: usize,
+    results: Vec<(usize, Item, Result<Put, ColdError>)>,
+    /// The bytes of every item pushed.
+    bytes: usize,
+}
+
+impl InFlight {
+    /// Whether this is a whole batch of at most `items`.
+    fn full(&self, items: usize) -> bool {
+        self.sent + self.results.len() >= items || self.bytes >= BATCH_BYTES
+    }
 }
 
 impl Writers {
     fn start(shared: &Arc<Shared>, threads: usize) -> std::io::Result<Writers> {
-        let batch = threads * 2;
+        let batch = (threads * 2).max(BATCH_ITEMS);
         let (work, jobs) = crossbeam_channel::bounded::<(usize, Item)>(batch);
         let (finished, done) = crossbeam_channel::bounded(batch);
         for n in 0..threads {
@@ -549,25 +579,41 @@ impl Writers {
 
     /// Writes every item, concurrently, and gives each back with its result, in order.
     fn put_all(&self, shared: &Shared, items: Vec<Item>) -> Vec<(Item, Result<Put, ColdError>)> {
-        let Some(work) = self.work.as_ref().filter(|_| items.len() > 1) else {
-            return items
-                .into_iter()
-                .map(|item| {
-                    let result = put(shared, &item);
-                    (item, result)
-                })
-                .collect();
-        };
-        let mut results = Vec::with_capacity(items.len());
-        let mut sent = 0;
-        for (at, item) in items.into_iter().enumerate() {
-            if let Err(crossbeam_channel::SendError((at, item))) = work.send((at, item)) {
-                let result = put(shared, &item);
-                results.push((at, item, result));
-            } else {
-                sent += 1;
-            }
+        let mut flight = InFlight::default();
+        for item in items {
+            self.push(shared, &mut flight, item);
         }
+        self.collect(flight)
+    }
+
+    /// Hands `item` to a writer thread without waiting for it, and says whether `flight`
+    /// is a full batch. An item beyond a batch, or with no threads to take it, is written
+    /// here and now: the writers' channels hold one batch each, so more in flight could
+    /// leave both sides waiting.
+    fn push(&self, shared: &Shared, flight: &mut InFlight, item: Item) -> bool {
+        let at = flight.sent + flight.results.len();
+        flight.bytes += item.body.len();
+        let item = match &self.work {
+            Some(work) if flight.sent < self.batch => match work.send((at, item)) {
+                Ok(()) => {
+                    flight.sent += 1;
+                    return flight.full(self.batch);
+                }
+                Err(crossbeam_channel::SendError((_, item))) => item,
+            },
+            _ => item,
+        };
+        let result = put(shared, &item);
+        flight.results.push((at, item, result));
+        flight.full(self.batch)
+    }
+
+    /// Waits for the writer threads' results of `flight`, and gives every item back with
+    /// its result, in the order sent.
+    fn collect(&self, flight: InFlight) -> Vec<(Item, Result<Put, ColdError>)> {
+        let InFlight {
+            sent, mut results, ..
+        } = flight;
         // Every writer thread answers for each item it took; they end only when `work` does.
         for _ in 0..sent {
             match self.done.recv() {
@@ -591,20 +637,28 @@ impl Writers {
         shared: &Shared,
         items: Vec<Item>,
     ) -> Vec<(Item, Result<Put, ColdError>)> {
-        let mut results = self.put_all(shared, items);
-        if results.iter().any(|(_, r)| r.is_ok()) {
-            let synced = panic::catch_unwind(AssertUnwindSafe(|| shared.store.sync()))
-                .unwrap_or_else(|_| Err(ColdError::unavailable("the cold store panicked")));
-            if let Err(error) = synced {
-                for (_, result) in &mut results {
-                    if result.is_ok() {
-                        *result = Err(error.clone());
-                    }
+        synced(shared, self.put_all(shared, items))
+    }
+}
+
+/// `results` after the store's [`sync`](ColdStore::sync) if any was written: a failed sync
+/// makes every write among them a failure to retry.
+fn synced(
+    shared: &Shared,
+    mut results: Vec<(Item, Result<Put, ColdError>)>,
+) -> Vec<(Item, Result<Put, ColdError>)> {
+    if results.iter().any(|(_, r)| r.is_ok()) {
+        let synced = panic::catch_unwind(AssertUnwindSafe(|| shared.store.sync()))
+            .unwrap_or_else(|_| Err(ColdError::unavailable("the cold store panicked")));
+        if let Err(error) = synced {
+            for (_, result) in &mut results {
+                if result.is_ok() {
+                    *result = Err(error.clone());
                 }
             }
         }
-        results
     }
+    results
 }
 
 impl Drop for Writers {
@@ -645,15 +699,22 @@ impl Worker {
             };
             match message {
                 Ok(first) => {
-                    let mut batch = Vec::new();
-                    let mut control = self.take(first, &mut batch);
-                    while control.is_none() && batch.len() < self.writers.batch {
-                        match self.rx.try_recv() {
-                            Ok(message) => control = self.take(message, &mut batch),
-                            Err(_) => break,
-                        }
+                    let control = if self.down.is_some() {
+                        let (batch, control) = self.gather_batch(first);
+                        self.deliver(batch);
+                        control
+                    } else {
+                        // Each item goes to the writer threads as soon as it is sealed.
+                        let mut flight = InFlight::default();
+                        let (writers, shared) = (&self.writers, &self.shared);
+                        let control =
+                            self.gather(first, |item| writers.push(shared, &mut flight, item));
+                        self.land(flight);
+                        control
+                    };
+                    if control.is_some() {
+                        self.settle();
                     }
-                    self.deliver(batch);
                     match control {
                         Some(Control::Drain(reply)) => {
                             let _ = reply.send(());
@@ -674,15 +735,47 @@ impl Worker {
         self.stop();
     }
 
-    /// Adds a queued item to `batch`, sealing evidence; a control message is returned.
-    fn take(&self, message: Message, batch: &mut Vec<Item>) -> Option<Control> {
-        match message {
-            Message::Evidence(evacuation) => batch.extend(self.seal(evacuation)),
-            Message::Checkpoint(item) => batch.push(item),
-            Message::Drain(reply) => return Some(Control::Drain(reply)),
-            Message::Stop => return Some(Control::Stop),
+    /// Takes `first` and whatever else is queued, until `add` says the batch is full or a
+    /// control message comes (returned), handing `add` each item, evidence sealed.
+    fn gather(&self, first: Message, mut add: impl FnMut(Item) -> bool) -> Option<Control> {
+        let mut message = first;
+        loop {
+            match self.take(message) {
+                Err(control) => return Some(control),
+                Ok(Some(item)) => {
+                    if add(item) {
+                        return None;
+                    }
+                }
+                Ok(None) => {}
+            }
+            match self.rx.try_recv() {
+                Ok(next) => message = next,
+                Err(_) => return None,
+            }
         }
-        None
+    }
+
+    /// [`gather`](Self::gather) into a batch held here.
+    fn gather_batch(&self, first: Message) -> (Vec<Item>, Option<Control>) {
+        let (mut batch, mut bytes) = (Vec::new(), 0);
+        let control = self.gather(first, |item| {
+            bytes += item.body.len();
+            batch.push(item);
+            batch.len() >= self.writers.batch || bytes >= BATCH_BYTES
+        });
+        (batch, control)
+    }
+
+    /// A queued message as an item to write (evidence sealed; `None` if it cannot be), or
+    /// the control message it is.
+    fn take(&self, message: Message) -> Result<Option<Item>, Control> {
+        match message {
+            Message::Evidence(evacuation) => Ok(self.seal(evacuation)),
+            Message::Checkpoint(item) => Ok(Some(item)),
+            Message::Drain(reply) => Err(Control::Drain(reply)),
+            Message::Stop => Err(Control::Stop),
+        }
     }
 
     fn stop_at(&self) -> Option<Instant> {
@@ -758,18 +851,41 @@ impl Worker {
         })
     }
 
-    /// Writes `batch` to the store, or holds it while the store is down.
+    /// Writes `batch` to the store, or holds it while the store is down. While the writer
+    /// threads write it, the batch before is synced and reported; this one is too, unless
+    /// another is queued already (then its sync overlaps that one's writes).
     fn deliver(&mut self, batch: Vec<Item>) {
-        if batch.is_empty() {
+        if batch.is_empty() || self.down.is_some() {
+            self.settle();
+            batch.into_iter().for_each(|item| self.hold(item));
             return;
         }
-        if self.down.is_some() {
-            batch.into_iter().for_each(|item| self.hold(item));
+        let mut flight = InFlight::default();
+        for item in batch {
+            self.writers.push(&self.shared, &mut flight, item);
+        }
+        self.land(flight);
+    }
+
+    /// Syncs and reports the batch before while the writer threads write `flight`, then
+    /// waits for them; their batch is synced and reported too unless another is queued.
+    fn land(&mut self, flight: InFlight) {
+        self.settle();
+        self.unsynced = self.writers.collect(flight);
+        if self.rx.is_empty() || self.down.is_some() {
+            self.settle();
+        }
+    }
+
+    /// Syncs the store and reports what was written since; what failed is held.
+    fn settle(&mut self) {
+        let written = std::mem::take(&mut self.unsynced);
+        if written.is_empty() {
             return;
         }
         let mut unreachable = Vec::new();
         let mut failure = None;
-        for (item, result) in self.writers.put_durably(&self.shared, batch) {
+        for (item, result) in synced(&self.shared, written) {
             match result {
                 Ok(put) => self.written(item, put),
                 Err(ColdError::Unavailable { message }) => {
@@ -868,22 +984,26 @@ impl Worker {
             if ranks.is_empty() {
                 return false;
             }
-            ranks
-                .into_iter()
-                .filter_map(|rank| match spool.read(rank) {
-                    Ok(Some(item)) => Some((rank, item)),
-                    Ok(None) => {
-                        bump(&self.shared.counters.spool_discarded, 1);
-                        None
+            // A batch's bytes are bounded as a queued batch's are (one entry over at most).
+            let (mut taken, mut bytes) = (Vec::new(), 0);
+            for rank in ranks {
+                if bytes >= BATCH_BYTES {
+                    break;
+                }
+                match spool.read(rank) {
+                    Ok(Some(item)) => {
+                        bytes += item.body.len();
+                        taken.push((rank, item));
                     }
+                    Ok(None) => bump(&self.shared.counters.spool_discarded, 1),
                     Err(error) => {
                         // Gone (erased meanwhile) or unreadable: either way not uploadable.
                         tracing::warn!(%error, "cold: a spool entry could not be read");
                         let _ = spool.remove(rank);
-                        None
                     }
-                })
-                .collect()
+                }
+            }
+            taken
         };
         let (ranks, items): (Vec<_>, Vec<_>) = taken.into_iter().unzip();
         let results = self.writers.put_durably(&self.shared, items);
@@ -1017,23 +1137,14 @@ impl Worker {
     /// spool until a grace after it; what is left then, or finds no spool, is reported lost.
     fn stop(mut self) {
         let deadline = self.stop_at().unwrap_or_else(Instant::now);
+        self.settle();
         for item in std::mem::take(&mut self.pending) {
             self.lose_item(&item, LossReason::Closed);
         }
-        loop {
-            let mut batch = Vec::new();
-            while batch.len() < self.writers.batch {
-                match self.rx.try_recv() {
-                    Ok(message) => {
-                        if let Some(Control::Drain(reply)) = self.take(message, &mut batch) {
-                            let _ = reply.send(());
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-            if batch.is_empty() {
-                break;
+        while let Ok(first) = self.rx.try_recv() {
+            let (batch, control) = self.gather_batch(first);
+            if let Some(Control::Drain(reply)) = control {
+                let _ = reply.send(());
             }
             let now = Instant::now();
             if now >= hard_deadline(deadline) {
@@ -1048,6 +1159,10 @@ impl Worker {
             } else {
                 batch.into_iter().for_each(|item| self.hold(item));
             }
+        }
+        self.settle();
+        for item in std::mem::take(&mut self.pending) {
+            self.lose_item(&item, LossReason::Closed);
         }
     }
 }
