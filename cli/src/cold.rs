@@ -9,9 +9,10 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use tracehound::clock::Timestamp;
 use tracehound::cold::{
-    ColdReader, ColdStore, IndexEntry, Layout, ObjectKey, ReadError, Selection,
+    ColdEvidence, ColdReader, ColdStore, IndexEntry, Layout, ObjectKey, ReadError, Selection,
+    destination_digest,
 };
-use tracehound::{Category, Severity, Signature, SourceKey};
+use tracehound::{Category, Digest, Severity, Signature, SourceKey};
 use tracehound_cold_storage::{ObjectStoreCold, StoreConfig};
 
 use crate::verify_proof::utc;
@@ -106,8 +107,9 @@ pub(crate) enum Command {
         show_payload: bool,
     },
     /// Verify every object of the deployment: manifests, envelopes, hashes, sizes, and
-    /// the exported checkpoints (their signatures too, with `--key`). Names each damaged
-    /// object by its key; exits 1 if any is damaged.
+    /// the exported checkpoints (their signatures too, with `--key`); with `--log`, against
+    /// the audit log's records too. Names each damaged object by its key; exits 1 if any is
+    /// damaged.
     Verify {
         #[command(flatten)]
         store: Store,
@@ -115,6 +117,13 @@ pub(crate) enum Command {
         /// a valid signature by it, for the origin and size its key names.
         #[arg(long, value_name = "VKEY")]
         key: Option<tracehound::audit::VerifierKey>,
+        /// The service's audit log directory (`audit.dir`), read-only (a running service
+        /// may keep writing it): every object must be the one an `evacuated` record names,
+        /// every evacuation the log records must be in the store unless an `erased` record
+        /// follows it, and each manifest's audit leaf must record that evidence entering
+        /// the quarantine.
+        #[arg(long, value_name = "DIR")]
+        log: Option<std::path::PathBuf>,
     },
     /// Delete the selected evidence (envelopes and manifests) from the store. Exits 1 if
     /// the store refused to delete any object (a retention lock).
@@ -144,7 +153,7 @@ pub(crate) fn run(command: &Command) -> Result<Report, String> {
             target,
             show_payload,
         } => get(store, target, *show_payload),
-        Command::Verify { store, key } => verify(store, key.as_ref()),
+        Command::Verify { store, key, log } => verify(store, key.as_ref(), log.as_deref()),
         Command::Erase { store, filter } => erase(store, filter),
     }
 }
@@ -271,7 +280,11 @@ fn get(store: &Store, target: &str, show_payload: bool) -> Result<Report, String
     })
 }
 
-fn verify(store: &Store, key: Option<&tracehound::audit::VerifierKey>) -> Result<Report, String> {
+fn verify(
+    store: &Store,
+    key: Option<&tracehound::audit::VerifierKey>,
+    log: Option<&std::path::Path>,
+) -> Result<Report, String> {
     let reader = open(store)?;
     let listing = |prefix: &str| {
         let mut keys = Vec::new();
@@ -287,6 +300,7 @@ fn verify(store: &Store, key: Option<&tracehound::audit::VerifierKey>) -> Result
     let checkpoint_prefix = format!("{root}/checkpoints/");
     let mut damaged: Vec<(String, String)> = Vec::new();
     let mut described = std::collections::BTreeSet::new();
+    let mut verified = Vec::new();
     let mut ok = 0usize;
     let mut checkpoints = 0usize;
     let vkey = key;
@@ -299,7 +313,10 @@ fn verify(store: &Store, key: Option<&tracehound::audit::VerifierKey>) -> Result
             };
             described.insert(entry.evidence_key.clone());
             match reader.read(&entry) {
-                Ok(_) => ok += 1,
+                Ok(evidence) => {
+                    ok += 1;
+                    verified.push(evidence);
+                }
                 Err(error) => damaged.push(describe(error)),
             }
         } else if text.starts_with(&checkpoint_prefix) {
@@ -325,20 +342,43 @@ fn verify(store: &Store, key: Option<&tracehound::audit::VerifierKey>) -> Result
             Err(error) => damaged.push(describe(error)),
         }
     }
+    let against_log = log.map(|dir| {
+        let checked = against_the_log(dir, &verified);
+        damaged.extend(checked.damaged.iter().cloned());
+        (dir, checked)
+    });
     let failed = !damaged.is_empty();
     let text = if store.json {
         let damaged: Vec<Value> = damaged
             .iter()
             .map(|(key, reason)| json!({"key": key, "reason": reason}))
             .collect();
-        format!(
-            "{}\n",
-            json!({"verified": ok, "checkpoints": checkpoints, "damaged": damaged})
-        )
+        let mut report = json!({"verified": ok, "checkpoints": checkpoints, "damaged": damaged});
+        if let Some((dir, checked)) = &against_log {
+            report["log"] = json!({
+                "dir": dir.display().to_string(),
+                "epochs": checked.epochs,
+                "records": checked.records,
+                "evacuations": checked.evacuations,
+                "erasures": checked.erasures,
+            });
+        }
+        format!("{report}\n")
     } else {
         let mut text = String::new();
         for (key, reason) in &damaged {
             let _ = writeln!(text, "DAMAGED  {key}: {reason}");
+        }
+        if let Some((dir, checked)) = &against_log {
+            let _ = writeln!(
+                text,
+                "audit log {}: {} record(s) in {} epoch(s), {} evacuation(s), {} erasure(s)",
+                dir.display(),
+                checked.records,
+                checked.epochs.len(),
+                checked.evacuations,
+                checked.erasures
+            );
         }
         let _ = writeln!(
             text,
@@ -383,6 +423,151 @@ fn check_checkpoint(
         ));
     }
     Ok(())
+}
+
+/// What the audit log said about the verified objects.
+#[derive(Debug, Default)]
+struct AgainstLog {
+    epochs: Vec<u64>,
+    records: u64,
+    evacuations: u64,
+    erasures: u64,
+    /// (object key or signature, what is wrong), in the order found.
+    damaged: Vec<(String, String)>,
+}
+
+/// Checks the verified objects against the log in `dir`, read-only: each envelope must be
+/// what an `evacuated` record commits to (its destination digest), each evacuation the log
+/// records must be in the store unless an `erased` record of the evidence follows it, and
+/// the leaf each manifest names must be the evidence's `quarantined` record.
+fn against_the_log(dir: &std::path::Path, verified: &[ColdEvidence]) -> AgainstLog {
+    use std::collections::HashMap;
+    use tracehound::AuditLeaf;
+    use tracehound::audit::{RecordBody, RecordType};
+
+    let mut checked = AgainstLog::default();
+    // Envelope objects by destination digest: their key, and whether a record names them.
+    let mut objects: HashMap<Digest, (&ObjectKey, bool)> = HashMap::new();
+    // Manifests by the leaf they name, each with what is wrong with that leaf (at first:
+    // that it was not found).
+    type Named<'a> = Vec<(&'a ColdEvidence, Option<String>)>;
+    let mut leaves: HashMap<(u64, u64), Named<'_>> = HashMap::new();
+    for evidence in verified {
+        let key = &evidence.entry.evidence_key;
+        if let Ok(hash) = evidence.manifest.envelope_hash.parse::<Digest>() {
+            objects.insert(destination_digest(key, &hash), (key, false));
+        }
+        if let Some([epoch, index]) = evidence.manifest.audit_leaf {
+            let unseen = Some(format!(
+                "its manifest names audit leaf {epoch}/{index}, which the log does not hold"
+            ));
+            leaves
+                .entry((epoch, index))
+                .or_default()
+                .push((evidence, unseen));
+        }
+    }
+    // Evacuations of objects the store does not hold, and the last erasure of each piece.
+    let mut absent: HashMap<Signature, AuditLeaf> = HashMap::new();
+    let mut erased: HashMap<Signature, AuditLeaf> = HashMap::new();
+    let scanned = tracehound::audit::scan(dir, |leaf, record| {
+        let RecordBody::Evidence {
+            signature,
+            size,
+            severity,
+            digest,
+            ..
+        } = &record.body
+        else {
+            return Ok(());
+        };
+        match record.kind {
+            RecordType::Evacuated => {
+                checked.evacuations += 1;
+                match digest.as_ref().and_then(|d| objects.get_mut(d)) {
+                    Some((_, recorded)) => *recorded = true,
+                    None => {
+                        absent.insert(signature.clone(), leaf);
+                    }
+                }
+            }
+            RecordType::Erased => {
+                checked.erasures += 1;
+                erased.insert(signature.clone(), leaf);
+            }
+            _ => {}
+        }
+        if let Some(manifests) = leaves.get_mut(&(leaf.epoch, leaf.index)) {
+            for (evidence, problem) in manifests {
+                let m = &evidence.manifest;
+                let same = record.kind == RecordType::Quarantined
+                    && signature.to_string() == m.signature
+                    && *size == m.size
+                    && severity.as_str() == m.severity;
+                *problem = (!same).then(|| {
+                    format!(
+                        "its manifest names audit leaf {}/{}, which records {} of other evidence                          or other facts",
+                        leaf.epoch,
+                        leaf.index,
+                        record.kind.as_str()
+                    )
+                });
+            }
+        }
+        Ok(())
+    });
+    match scanned {
+        Ok(scanned) => {
+            checked.epochs = scanned.epochs;
+            checked.records = scanned.records;
+        }
+        Err(error) => {
+            checked
+                .damaged
+                .push((dir.display().to_string(), format!("the audit log: {error}")));
+            return checked;
+        }
+    }
+    let mut unrecorded: Vec<&ObjectKey> = objects
+        .values()
+        .filter(|(_, recorded)| !recorded)
+        .map(|(key, _)| *key)
+        .collect();
+    unrecorded.sort();
+    for key in unrecorded {
+        checked.damaged.push((
+            key.to_string(),
+            "no evacuated record in the audit log names this object with these bytes (a crash \
+             between the write and its record leaves one; so does an object put there by \
+             someone else)"
+                .into(),
+        ));
+    }
+    let mut absent: Vec<(Signature, AuditLeaf)> = absent.into_iter().collect();
+    absent.sort_by_key(|(signature, leaf)| (*leaf, signature.to_string()));
+    for (signature, leaf) in absent {
+        if erased.get(&signature).is_some_and(|at| *at > leaf) {
+            continue;
+        }
+        checked.damaged.push((
+            signature.to_string(),
+            format!(
+                "the audit log records its evacuation (leaf {}/{}) and no erasure after it, \
+                 but the store does not hold that object",
+                leaf.epoch, leaf.index
+            ),
+        ));
+    }
+    let mut wrong: Vec<(String, String)> = leaves
+        .into_values()
+        .flatten()
+        .filter_map(|(evidence, problem)| {
+            problem.map(|problem| (evidence.entry.manifest_key.to_string(), problem))
+        })
+        .collect();
+    wrong.sort();
+    checked.damaged.extend(wrong);
+    checked
 }
 
 fn describe(error: ReadError) -> (String, String) {

@@ -195,3 +195,176 @@ fn a_local_directory_works_the_same() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad).contains("ftp://example.com/x"), "{}", text(&bad));
 }
+
+/// A service with a durable audit log that evacuates `count` pieces to a local directory,
+/// erases the first one, and stops: the store's URL and the log's directory.
+fn evacuate_with_a_log(base: &std::path::Path, count: u64) -> (String, std::path::PathBuf) {
+    let url = format!("file://{}", base.join("cold").display());
+    let log = base.join("audit");
+    let mut config = Config::default();
+    config.maintenance = None;
+    config.rate_limit = None;
+    config.audit.deployment = DEPLOYMENT.into();
+    config.audit.dir = Some(log.clone());
+    config.cold = Some(ColdConfig::default());
+    let store = ObjectStoreCold::open(&StoreConfig::new(url.as_str())).unwrap();
+    let th = Tracehound::builder()
+        .config(config)
+        .cold_store(Arc::new(store))
+        .build()
+        .unwrap();
+    let mut first = None;
+    for n in 0..count {
+        let scent = Scent::new(format!("192.0.2.{n}"), json!({"q": format!("<img {n}>")}))
+            .with_threat("xss".parse::<Category>().unwrap(), Severity::High);
+        match th.intercept(&scent) {
+            tracehound::Outcome::Quarantined(r) => {
+                first.get_or_insert_with(|| r.signature().clone());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    th.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while th.snapshot().cold.uploaded < count {
+        assert!(Instant::now() < deadline, "{:?}", th.snapshot().cold);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let erasure = th
+        .erase(&tracehound::cold::Selection::signature(first.unwrap()))
+        .unwrap();
+    assert_eq!(erasure.evidence.len(), 1);
+    drop(th);
+    (url, log)
+}
+
+/// Every file below `dir` whose path ends with `suffix`, sorted.
+fn files(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(next) = todo.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.to_string_lossy().ends_with(suffix) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn verify_against_the_log_catches_what_the_store_alone_cannot() {
+    let base = TempDir::new("cli-cold-log").unwrap();
+    let (url, log) = evacuate_with_a_log(&base.0, 4);
+    let log_arg = log.display().to_string();
+    let with_log = |json: bool| {
+        let mut args = vec!["verify", "--log", log_arg.as_str()];
+        if json {
+            args.push("--json");
+        }
+        cold(&url, None, &args)
+    };
+    // Intact: three pieces held, one erased with an `erased` record after its evacuation.
+    let report = json_of(&with_log(true));
+    assert_eq!(report["verified"], json!(3), "{report}");
+    assert_eq!(report["damaged"], json!([]), "{report}");
+    assert_eq!(report["log"]["evacuations"], json!(4), "{report}");
+    assert_eq!(report["log"]["erasures"], json!(1), "{report}");
+
+    // Someone with write access re-seals one envelope (same payload, another level) and
+    // fixes its manifest to match: every hash in the store agrees, the log does not.
+    let manifests = files(&base.0.join("cold"), ".json");
+    let manifest_path = manifests
+        .iter()
+        .find(|p| p.to_string_lossy().contains("/index/"))
+        .unwrap();
+    let manifest_bytes = std::fs::read(manifest_path).unwrap();
+    let mut manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let object = base
+        .0
+        .join("cold")
+        .join(manifest["object"].as_str().unwrap());
+    let original = std::fs::read(&object).unwrap();
+    let payload = tracehound_codec::envelope::open(&original, 1 << 20).unwrap();
+    let mut options = tracehound_codec::envelope::SealOptions::default();
+    options.level = tracehound_codec::gzip::Level::FAST;
+    let resealed = tracehound_codec::envelope::seal_with(&payload, options).unwrap();
+    assert_ne!(resealed, original);
+    std::fs::write(&object, &resealed).unwrap();
+    manifest["envelope_hash"] = json!(tracehound::Digest::of(&resealed).to_string());
+    manifest["envelope_size"] = json!(resealed.len());
+    std::fs::write(manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let alone = json_of(&cold(&url, None, &["verify", "--json"]));
+    assert_eq!(
+        alone["damaged"],
+        json!([]),
+        "the store alone sees nothing: {alone}"
+    );
+    let caught = with_log(false);
+    assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
+    let key = manifest["object"].as_str().unwrap();
+    assert!(
+        text(&caught).contains(&format!("DAMAGED  {key}: no evacuated record")),
+        "{}",
+        text(&caught)
+    );
+    assert!(
+        text(&caught).contains("the store does not hold that object"),
+        "{}",
+        text(&caught)
+    );
+    std::fs::write(&object, &original).unwrap();
+    std::fs::write(manifest_path, &manifest_bytes).unwrap();
+    assert_eq!(json_of(&with_log(true))["damaged"], json!([]));
+
+    // A manifest pointing at another leaf of the log.
+    let mut manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let leaf = manifest["audit_leaf"].clone();
+    manifest["audit_leaf"] = json!([leaf[0], leaf[1].as_u64().unwrap() + 1]);
+    std::fs::write(manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let moved = json_of_failed(&with_log(true));
+    let reasons: Vec<&str> = moved["damaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 1, "{moved}");
+    assert!(reasons[0].contains("which records"), "{moved}");
+    std::fs::write(manifest_path, &manifest_bytes).unwrap();
+    assert_eq!(json_of(&with_log(true))["damaged"], json!([]));
+
+    // Objects deleted behind the log's back (not erased): the store alone sees nothing.
+    std::fs::remove_file(&object).unwrap();
+    std::fs::remove_file(manifest_path).unwrap();
+    assert_eq!(
+        json_of(&cold(&url, None, &["verify", "--json"]))["damaged"],
+        json!([])
+    );
+    let deleted = json_of_failed(&with_log(true));
+    let damaged = deleted["damaged"].as_array().unwrap();
+    assert_eq!(damaged.len(), 1, "{deleted}");
+    assert_eq!(damaged[0]["key"], manifest["signature"], "{deleted}");
+
+    // A damaged log is named, and fails the run.
+    let segment = files(&log, ".log")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("segment-"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[40] ^= 0x01;
+    std::fs::write(&segment, bytes).unwrap();
+    let broken = json_of_failed(&with_log(true));
+    let reason = broken["damaged"][0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("the audit log: "), "{broken}");
+    assert!(reason.contains("segment-"), "{broken}");
+}
+
+fn json_of_failed(output: &Output) -> Value {
+    assert_eq!(output.status.code(), Some(1), "{}", text(output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -42,6 +42,7 @@ pub mod merkle;
 pub mod note;
 mod note_error;
 mod record;
+mod scan;
 mod sealed;
 mod signed_note;
 mod stats;
@@ -57,6 +58,7 @@ pub use self::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
 pub use self::record::{
     AuditRecord, EvidenceRecord, MAX_RECORD_LEN, RecordBody, RecordError, RecordType, ResetCause,
 };
+pub use self::scan::{Scanned, scan};
 pub use self::sealed::{SealedEpoch, SealedEpochs};
 pub use self::stats::{AuditCounts, AuditStats, SealedStats};
 pub use self::verify::{EvidenceProof, VerifiedEvidence, verify};

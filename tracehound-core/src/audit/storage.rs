@@ -908,11 +908,35 @@ pub(crate) fn first_record(root: &Path, epoch: u64) -> Result<Option<Vec<u8>>, A
 pub(crate) fn scan_sealed(
     root: &Path,
     epoch: u64,
-    mut each: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
+    each: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
 ) -> Result<u64, AuditError> {
+    scan_epoch(root, epoch, false, each).map(|(count, _)| count)
+}
+
+/// [`scan_sealed`], except that the last segment may end in a torn frame when
+/// `tail_may_tear` (the current epoch of a live log): returns the number of records and
+/// whether a torn tail followed them.
+pub(crate) fn scan_epoch(
+    root: &Path,
+    epoch: u64,
+    tail_may_tear: bool,
+    mut each: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
+) -> Result<(u64, bool), AuditError> {
     let dir = epoch_dir(root, epoch);
     let mut count = 0u64;
-    for first in segment_firsts(&dir, epoch)? {
+    let firsts = segment_firsts(&dir, epoch)?;
+    if firsts.is_empty() {
+        return Err(AuditError::Corrupt {
+            epoch,
+            file: dir.join(segment_name(0)),
+            offset: 0,
+            index: 0,
+            problem: "the epoch's first segment is missing",
+        });
+    }
+    let last = firsts.len() - 1;
+    let mut torn = false;
+    for (position, first) in firsts.into_iter().enumerate() {
         let path = dir.join(segment_name(first));
         let corrupt = |offset, index, problem| AuditError::Corrupt {
             epoch,
@@ -935,9 +959,9 @@ pub(crate) fn scan_sealed(
         check_file_header(&head, SEGMENT_MAGIC, epoch, first).map_err(|p| corrupt(0, first, p))?;
         drop(file);
         let base = count;
-        read_frames(
+        (_, torn) = read_frames(
             &path,
-            false,
+            tail_may_tear && position == last,
             |payload, offset| {
                 each(count, payload).map_err(|e| match e {
                     AuditError::Record { problem } => corrupt(offset, count, problem),
@@ -950,7 +974,7 @@ pub(crate) fn scan_sealed(
             FILE_HEADER_LEN,
         )?;
     }
-    Ok(count)
+    Ok((count, torn))
 }
 
 /// Every checkpoint note stored for an epoch, read-only; `None` when its checkpoint file is
