@@ -39,7 +39,7 @@ const SPOOL_GRACE: Duration = Duration::from_secs(2);
 
 /// Most pieces the uploader takes from the queue into one batch: the store is synced once
 /// per batch, so a larger one syncs less often.
-const BATCH_ITEMS: usize = 512;
+const BATCH_ITEMS: usize = 128;
 
 /// A batch stops growing once its envelopes hold this many bytes. With the batch written
 /// before it and not yet synced, the uploader holds at most two batches beyond the queue.
