@@ -153,6 +153,13 @@ impl LocalDir {
 
     /// The key exists: the same bytes are success, others a conflict; never overwritten.
     fn compare(&self, key: &ObjectKey, path: &Path, object: &[u8]) -> Result<Put, ColdError> {
+        if path.is_dir() {
+            // Waiting will not make a directory an object.
+            return Err(ColdError::Refused {
+                key: key.clone(),
+                message: "put: a directory is in the way".into(),
+            });
+        }
         match self.read(key, path, "put")? {
             Some(held) if held == object => Ok(Put::Exists),
             Some(_) => Err(ColdError::Conflict { key: key.clone() }),

@@ -534,8 +534,12 @@ mod tests {
             store.put(&key("a/b/c"), b"y"),
             Err(ColdError::Refused { key, .. }) if key.as_str() == "a/b/c"
         ));
-        // A directory where an object would be is no object.
+        // A directory where an object would be is no object, and cannot become one.
         assert_eq!(store.get(&key("a")).unwrap(), None);
+        assert!(matches!(
+            store.put(&key("a"), b"z"),
+            Err(ColdError::Refused { key, .. }) if key.as_str() == "a"
+        ));
         assert!(!store.delete(&key("a")).unwrap());
     }
 
