@@ -618,3 +618,49 @@ fn batches_written_while_the_one_before_syncs_count_only_once_synced() {
     assert!((2..PIECES / 10).contains(&syncs), "{syncs} syncs");
     assert_eq!(records(&th, RecordType::Evacuated).len(), PIECES as usize);
 }
+
+#[test]
+fn evidence_erased_while_it_waits_for_the_store_never_reaches_it() {
+    let store = Arc::new(Memory::default());
+    let mut config = config(100);
+    let cold = config.cold.as_mut().unwrap();
+    // No spool: what cannot be written waits in memory; erasure's drain gives up quickly.
+    cold.shutdown_deadline = Duration::from_millis(200);
+    let th = build(config, &store);
+    store.down.store(true, Ordering::SeqCst);
+    let victim = SourceKey::new("198.51.100.9");
+    // Ten pieces of the victim's and five of someone else's, all waiting for the store:
+    // the first batch held by the uploader, the rest still queued.
+    let mut theirs = Vec::new();
+    for n in 0..15 {
+        let at = if n < 10 { 9 + 200 * n } else { 10 + 200 * n };
+        theirs.push(quarantine(&th, at, Severity::High));
+    }
+    th.flush().unwrap();
+    wait_for(&th, |s| s.cold.store_down);
+    let erasure = th.erase(&Selection::source(victim.clone())).unwrap();
+    assert!(erasure.store_error.is_some(), "the store was down");
+    store.down.store(false, Ordering::SeqCst);
+    // The victim's ten are lost as erased, the other five written.
+    let done = wait_for(&th, |s| s.cold.uploaded == 5 && s.cold.dropped == 10);
+    assert_eq!(done.cold.uploaded, 5);
+    let keys = store.keys();
+    for (n, signature) in theirs.iter().enumerate() {
+        let hash = signature.to_string();
+        let hash = hash.split_once(':').unwrap().1;
+        let written = keys.iter().any(|k| k.contains(hash));
+        assert_eq!(written, n >= 10, "piece {n}: {keys:?}");
+    }
+    let dropped = records(&th, RecordType::ColdDropped);
+    assert_eq!(dropped.len(), 10);
+    assert!(
+        dropped
+            .iter()
+            .all(|r| matches!(r.body, RecordBody::Evidence { reason: 8, .. }))
+    );
+    // Evidence the victim sends after the erasure is new, and is evacuated.
+    std::thread::sleep(Duration::from_millis(5));
+    let after = quarantine(&th, 9, Severity::High);
+    th.neutralize(&after).unwrap();
+    wait_for(&th, |s| s.cold.uploaded == 6);
+}

@@ -26,7 +26,8 @@ use crate::random::Random;
 use crate::scent::Severity;
 use crate::signature::Signature;
 
-use super::layout::{Layout, Manifest, ManifestFacts};
+use super::layout::{Layout, Manifest, ManifestFacts, source_tag};
+use super::read::Selection;
 use super::spool::{Item, PushError, Spool};
 use super::{ColdConfig, ColdError, ColdStore, ObjectKey, Put};
 
@@ -120,6 +121,8 @@ pub enum LossReason {
     Closed,
     /// The envelope could not be sealed.
     Unsealable,
+    /// It was erased (`Tracehound::erase`) while it waited to be written.
+    Erased,
 }
 
 impl LossReason {
@@ -133,6 +136,7 @@ impl LossReason {
             LossReason::Refused { .. } => 5,
             LossReason::Closed => 6,
             LossReason::Unsealable => 7,
+            LossReason::Erased => 8,
         }
     }
 }
@@ -151,6 +155,7 @@ impl fmt::Display for LossReason {
             }
             LossReason::Closed => f.write_str("evacuation had shut down"),
             LossReason::Unsealable => f.write_str("the envelope could not be sealed"),
+            LossReason::Erased => f.write_str("it was erased before it was written"),
         }
     }
 }
@@ -263,6 +268,17 @@ pub(crate) struct Shared {
     pub(crate) spool: Option<Mutex<Spool>>,
     pub(crate) store: Arc<dyn ColdStore>,
     pub(crate) layout: Layout,
+    /// Erasures whose evidence may still be on its way: nothing they select that was
+    /// captured before them is written or spooled. Cleared when nothing is on its way.
+    erasures: Mutex<Vec<Tombstone>>,
+}
+
+/// An erasure, as the uploader keeps it until nothing queued before it remains.
+#[derive(Debug)]
+struct Tombstone {
+    selection: Selection,
+    /// Evidence captured at or after this is not the erased evidence.
+    before: Timestamp,
 }
 
 enum Message {
@@ -322,6 +338,7 @@ impl Uploader {
             spool,
             store: start.store,
             layout: start.layout,
+            erasures: Mutex::new(Vec::new()),
         });
         bump(&shared.counters.spool_discarded, discarded);
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity.get());
@@ -489,9 +506,57 @@ impl Uploader {
         }
     }
 
+    /// From now until nothing queued before now remains, evidence `selection` selects that
+    /// was captured before `now` is not written or spooled: it is reported lost as
+    /// [`LossReason::Erased`]. Called by an erasure before it sweeps the spool and the store,
+    /// so that nothing it erases arrives there after it.
+    pub(crate) fn forbid(&self, selection: &Selection, now: Timestamp) {
+        self.shared.erasures.lock().push(Tombstone {
+            selection: selection.clone(),
+            before: now,
+        });
+    }
+
     /// Counts a loss the offering side reports itself (a refused offer).
     pub(crate) fn count_loss(&self) {
         bump(&self.shared.counters.dropped, 1);
+    }
+}
+
+impl Shared {
+    /// Whether an erasure on its way selects evidence with these facts.
+    fn erased(
+        &self,
+        signature: &Signature,
+        captured: Timestamp,
+        severity: Severity,
+        tag: &str,
+    ) -> bool {
+        let erasures = self.erasures.lock();
+        erasures.iter().any(|erasure| {
+            captured < erasure.before
+                && erasure.selection.matcher()(signature, captured, severity, tag)
+        })
+    }
+
+    /// [`erased`](Self::erased) for a sealed item, from its manifest (never a checkpoint).
+    fn item_erased(&self, item: &Item) -> bool {
+        let Some(manifest) = &item.manifest else {
+            return false;
+        };
+        if self.erasures.lock().is_empty() {
+            return false;
+        }
+        self.layout
+            .parse_manifest_key(&self.layout.manifest_key(manifest))
+            .is_some_and(|entry| {
+                self.erased(
+                    &entry.signature,
+                    entry.captured,
+                    entry.severity,
+                    &entry.source_tag,
+                )
+            })
     }
 }
 
@@ -731,6 +796,10 @@ impl Worker {
             } else {
                 self.upload_spooled();
             }
+            if self.pending.is_empty() && self.unsynced.is_empty() && self.rx.is_empty() {
+                // Nothing queued before any erasure remains.
+                self.shared.erasures.lock().clear();
+            }
         }
         self.stop();
     }
@@ -817,10 +886,29 @@ impl Worker {
         } = evacuation;
         let payload = bytes.as_slice();
         let size = payload.len();
-        let sealed = envelope::seal(payload);
+        let erased = self.shared.erased(
+            receipt.signature(),
+            receipt.captured(),
+            receipt.severity(),
+            &source_tag(receipt.source()),
+        );
+        let sealed = if erased {
+            Ok(Vec::new())
+        } else {
+            envelope::seal(payload)
+        };
         drop(bytes);
         self.shared.queue_bytes.fetch_sub(size, Ordering::AcqRel);
         let signature = receipt.signature();
+        if erased {
+            self.lose(Lost {
+                signature: signature.clone(),
+                severity: receipt.severity(),
+                size: size as u64,
+                reason: LossReason::Erased,
+            });
+            return None;
+        }
         let Ok(body) = sealed else {
             self.lose(Lost {
                 signature: signature.clone(),
@@ -887,6 +975,7 @@ impl Worker {
         let mut failure = None;
         for (item, result) in synced(&self.shared, written) {
             match result {
+                Ok(_) if self.shared.item_erased(&item) => self.unwrite(item),
                 Ok(put) => self.written(item, put),
                 Err(ColdError::Unavailable { message }) => {
                     failure.get_or_insert(message);
@@ -903,6 +992,10 @@ impl Worker {
 
     /// Keeps `item` until the store is back: in the spool, or with the pending items.
     fn hold(&mut self, item: Item) {
+        if self.shared.item_erased(&item) {
+            self.lose_item(&item, LossReason::Erased);
+            return;
+        }
         let Some(spool) = &self.shared.spool else {
             if self.stop_at().is_some() {
                 self.lose_item(&item, LossReason::Closed);
@@ -939,7 +1032,12 @@ impl Worker {
         }
         bump(&self.shared.counters.retried, 1);
         if !self.pending.is_empty() {
-            let pending = std::mem::take(&mut self.pending);
+            let (erased, pending): (Vec<Item>, Vec<Item>) = std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|item| self.shared.item_erased(item));
+            for item in &erased {
+                self.lose_item(item, LossReason::Erased);
+            }
             let mut failure = None;
             let mut reached = false;
             let mut done = Vec::new();
@@ -1069,6 +1167,27 @@ impl Worker {
         let half = ceiling / 2;
         let spread = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
         half + Duration::from_nanos(self.random.next_u64() % spread)
+    }
+
+    /// Deletes what was written for evidence erased meanwhile (the erasure's sweep of the
+    /// store may have come before the write), and reports it lost as erased.
+    fn unwrite(&self, item: Item) {
+        let store = &self.shared.store;
+        let mut keys = vec![item.key.clone()];
+        keys.extend(
+            item.manifest
+                .as_ref()
+                .map(|m| self.shared.layout.manifest_key(m)),
+        );
+        for key in &keys {
+            let deleted = panic::catch_unwind(AssertUnwindSafe(|| store.delete(key)))
+                .unwrap_or_else(|_| Err(ColdError::unavailable("the cold store panicked")));
+            if let Err(error) = deleted {
+                tracing::warn!(%key, %error, "cold: erased evidence written meanwhile could not be deleted");
+            }
+        }
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| store.sync()));
+        self.lose_item(&item, LossReason::Erased);
     }
 
     fn written(&self, item: Item, put: Put) {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -399,6 +399,12 @@ impl Inner {
                 });
                 mark(&mut found[at].3);
             };
+        // Nothing selected and captured until now is written or spooled from here on, even
+        // if it is still queued, pending or being written when the sweeps below pass.
+        if let Some(cold) = &self.cold {
+            cold.uploader()
+                .forbid(selection, now.saturating_add(Duration::from_millis(1)));
+        }
         // The quarantine first, so nothing selected is evacuated after the store is erased.
         let held = self.with_vault(|quarantine, recorder| {
             let selected: Vec<Receipt> = quarantine
@@ -517,7 +523,10 @@ impl Tracehound {
     /// object keys, without downloading anything). Each piece of evidence gets one `erased`
     /// audit leaf naming where it was found; the log keeps only hashes, so its proofs
     /// still verify. Objects the store refuses to delete are reported in
-    /// [`ErasedEvidence::refused`], never skipped.
+    /// [`ErasedEvidence::refused`], never skipped. Selected evidence captured before the
+    /// call that is still on its way to the store (queued, waiting for an unreachable store,
+    /// being written) never arrives there, or is deleted again if it just did: each piece
+    /// gets a `cold-dropped` leaf with reason 8 and an `EvacuationLost` event instead.
     pub fn erase(&self, selection: &Selection) -> Result<Erasure, Error> {
         guard("erase", || self.inner.erase(selection))
     }
