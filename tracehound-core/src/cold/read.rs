@@ -1,7 +1,7 @@
 //! Reading cold storage back: listing by the facts in manifest keys, verified reads of
 //! envelopes, and deleting evidence for erasure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -340,16 +340,31 @@ impl ColdReader {
     /// of other captures of the same evidence too, so none is left naming a deleted
     /// object). Decided from manifest keys alone: nothing is downloaded.
     pub fn erase(&self, selection: &Selection) -> Result<Vec<ErasedObjects>, ColdError> {
+        // Two listings, so that memory holds the selected evidence only, not the store's
+        // whole index: the objects a selected manifest describes, then every manifest of
+        // those objects (other captures of the same evidence too).
+        let prefix = self.layout.index_prefix();
+        let mut selected = BTreeSet::new();
+        self.store.list(&prefix, &mut |key, _| {
+            if let Some(entry) = self.layout.parse_manifest_key(key)
+                && selection.matches(&entry)
+            {
+                selected.insert(entry.evidence_key);
+            }
+        })?;
         let mut by_object: BTreeMap<ObjectKey, Vec<IndexEntry>> = BTreeMap::new();
-        self.store
-            .list(&self.layout.index_prefix(), &mut |key, _| {
-                if let Some(entry) = self.layout.parse_manifest_key(key) {
+        if !selected.is_empty() {
+            self.store.list(&prefix, &mut |key, _| {
+                if let Some(entry) = self.layout.parse_manifest_key(key)
+                    && selected.contains(&entry.evidence_key)
+                {
                     by_object
                         .entry(entry.evidence_key.clone())
                         .or_default()
                         .push(entry);
                 }
             })?;
+        }
         let mut erased = Vec::new();
         for (object, entries) in by_object {
             let Some(first) = entries.iter().find(|e| selection.matches(e)) else {
