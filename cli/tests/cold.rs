@@ -240,19 +240,8 @@ fn evacuate_with_a_log(base: &std::path::Path, count: u64) -> (String, std::path
 
 /// Every file below `dir` whose path ends with `suffix`, sorted.
 fn files(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(next) = todo.pop() {
-        for entry in std::fs::read_dir(&next).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if path.to_string_lossy().ends_with(suffix) {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
+    let mut found = tracehound_test_support::files_below(dir).unwrap();
+    found.retain(|path| path.to_string_lossy().ends_with(suffix));
     found
 }
 

@@ -453,27 +453,12 @@ mod tests {
         };
         keeps_the_contract(&store);
         // No staging file is left behind.
-        let left = walk(&dir.0);
-        assert!(left.iter().all(|path| !path.contains('#')), "{left:?}");
-    }
-
-    /// Every file below `dir`, as paths relative to it.
-    fn walk(dir: &std::path::Path) -> Vec<String> {
-        let mut found = Vec::new();
-        let mut todo = vec![dir.to_path_buf()];
-        while let Some(next) = todo.pop() {
-            for entry in std::fs::read_dir(&next).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    todo.push(path);
-                } else {
-                    let relative = path.strip_prefix(dir).unwrap();
-                    found.push(relative.to_string_lossy().into_owned());
-                }
-            }
-        }
-        found.sort();
-        found
+        let left = tracehound_test_support::files_below(&dir.0).unwrap();
+        assert!(
+            left.iter()
+                .all(|path| !path.to_string_lossy().contains('#')),
+            "{left:?}"
+        );
     }
 
     #[test]
