@@ -664,3 +664,71 @@ fn evidence_erased_while_it_waits_for_the_store_never_reaches_it() {
     th.neutralize(&after).unwrap();
     wait_for(&th, |s| s.cold.uploaded == 6);
 }
+
+/// A store whose envelope writes wait at a gate until the test opens it.
+#[derive(Debug, Default)]
+struct Gated {
+    inner: Memory,
+    closed: Mutex<bool>,
+    opened: std::sync::Condvar,
+    waiting: AtomicU64,
+}
+
+impl ColdStore for Gated {
+    fn put(&self, key: &ObjectKey, object: &[u8]) -> Result<Put, ColdError> {
+        if key.as_str().ends_with(".thcs") {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let mut closed = self.closed.lock().unwrap();
+            while *closed {
+                closed = self.opened.wait(closed).unwrap();
+            }
+        }
+        self.inner.put(key, object)
+    }
+    fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ColdError> {
+        self.inner.get(key)
+    }
+    fn delete(&self, key: &ObjectKey) -> Result<bool, ColdError> {
+        self.inner.delete(key)
+    }
+    fn list(&self, prefix: &str, each: &mut dyn FnMut(&ObjectKey, u64)) -> Result<(), ColdError> {
+        self.inner.list(prefix, each)
+    }
+}
+
+#[test]
+fn evidence_erased_while_its_write_is_under_way_is_deleted_again() {
+    let store = Arc::new(Gated::default());
+    *store.closed.lock().unwrap() = true;
+    let mut config = config(10);
+    config.cold.as_mut().unwrap().shutdown_deadline = Duration::from_millis(200);
+    let th = Tracehound::builder()
+        .config(config)
+        .cold_store(Arc::clone(&store) as Arc<dyn ColdStore>)
+        .build()
+        .unwrap();
+    let signature = quarantine(&th, 11, Severity::High);
+    th.neutralize(&signature).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.waiting.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the write never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The erasure's sweep finds nothing: the write has not landed yet.
+    let erasure = th
+        .erase(&Selection::source(SourceKey::new("198.51.100.11")))
+        .unwrap();
+    assert!(erasure.evidence.is_empty(), "{erasure:?}");
+    *store.closed.lock().unwrap() = false;
+    store.opened.notify_all();
+    // The write lands, and is taken back before it counts.
+    let done = wait_for(&th, |s| s.cold.dropped == 1);
+    assert_eq!(done.cold.uploaded, 0);
+    assert!(store.inner.keys().is_empty(), "{:?}", store.inner.keys());
+    let dropped = records(&th, RecordType::ColdDropped);
+    assert!(matches!(
+        dropped.as_slice(),
+        [r] if matches!(r.body, RecordBody::Evidence { reason: 8, .. })
+    ));
+    assert!(records(&th, RecordType::Evacuated).is_empty());
+}
