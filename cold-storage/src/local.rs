@@ -160,6 +160,13 @@ impl LocalDir {
                 message: "put: a directory is in the way".into(),
             });
         }
+        // Another size is another object: nothing to read (whatever its size).
+        match fs::metadata(path) {
+            Ok(meta) if meta.len() != object.len() as u64 => {
+                return Err(ColdError::Conflict { key: key.clone() });
+            }
+            _ => {}
+        }
         match self.read(key, path, "put")? {
             Some(held) if held == object => Ok(Put::Exists),
             Some(_) => Err(ColdError::Conflict { key: key.clone() }),

@@ -395,6 +395,11 @@ mod tests {
             store.put(&first, b"another envelope"),
             Err(ColdError::Conflict { key: first.clone() })
         );
+        // The same size is no excuse.
+        assert_eq!(
+            store.put(&first, b"envelopf"),
+            Err(ColdError::Conflict { key: first.clone() })
+        );
         assert_eq!(
             store.get(&first).unwrap().as_deref(),
             Some(&b"envelope"[..])

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tracehound::audit::{AuditRecord, RecordBody, RecordType, merkle};
+use tracehound::clock::{ManualClock, Timestamp};
 use tracehound::cold::{
     ColdConfig, ColdError, ColdStore, ObjectKey, Put, ReadError, Selection, SpoolConfig,
     destination_digest,
@@ -626,7 +627,21 @@ fn evidence_erased_while_it_waits_for_the_store_never_reaches_it() {
     let cold = config.cold.as_mut().unwrap();
     // No spool: what cannot be written waits in memory; erasure's drain gives up quickly.
     cold.shutdown_deadline = Duration::from_millis(200);
-    let th = build(config, &store);
+    // Tracehound's time (captures, retries) moves only when the test moves it.
+    let clock = ManualClock::new(Timestamp::from_unix_millis(1_796_000_000_000));
+    let th = Tracehound::builder()
+        .config(config)
+        .clock(clock.clone())
+        .cold_store(Arc::clone(&store) as Arc<dyn ColdStore>)
+        .build()
+        .unwrap();
+    // Waits (bounded) for `done`, moving the clock on so that the uploader's retries come.
+    let wait = |done: &dyn Fn(&Snapshot) -> bool| {
+        wait_for(&th, |s| {
+            clock.advance(Duration::from_millis(50));
+            done(s)
+        })
+    };
     store.down.store(true, Ordering::SeqCst);
     let victim = SourceKey::new("198.51.100.9");
     // Ten pieces of the victim's and five of someone else's, all waiting for the store:
@@ -637,12 +652,12 @@ fn evidence_erased_while_it_waits_for_the_store_never_reaches_it() {
         theirs.push(quarantine(&th, at, Severity::High));
     }
     th.flush().unwrap();
-    wait_for(&th, |s| s.cold.store_down);
+    wait(&|s| s.cold.store_down);
     let erasure = th.erase(&Selection::source(victim.clone())).unwrap();
     assert!(erasure.store_error.is_some(), "the store was down");
     store.down.store(false, Ordering::SeqCst);
     // The victim's ten are lost as erased, the other five written.
-    let done = wait_for(&th, |s| s.cold.uploaded == 5 && s.cold.dropped == 10);
+    let done = wait(&|s| s.cold.uploaded == 5 && s.cold.dropped == 10);
     assert_eq!(done.cold.uploaded, 5);
     let keys = store.keys();
     for (n, signature) in theirs.iter().enumerate() {
@@ -659,10 +674,10 @@ fn evidence_erased_while_it_waits_for_the_store_never_reaches_it() {
             .all(|r| matches!(r.body, RecordBody::Evidence { reason: 8, .. }))
     );
     // Evidence the victim sends after the erasure is new, and is evacuated.
-    std::thread::sleep(Duration::from_millis(5));
+    clock.advance(Duration::from_secs(1));
     let after = quarantine(&th, 9, Severity::High);
     th.neutralize(&after).unwrap();
-    wait_for(&th, |s| s.cold.uploaded == 6);
+    wait(&|s| s.cold.uploaded == 6);
 }
 
 /// A store whose envelope writes wait at a gate until the test opens it.

@@ -26,7 +26,7 @@ use crate::random::Random;
 use crate::scent::Severity;
 use crate::signature::Signature;
 
-use super::layout::{Layout, Manifest, ManifestFacts, source_tag};
+use super::layout::{Layout, Manifest, ManifestFacts, source_tag, tag_of};
 use super::read::Selection;
 use super::spool::{Item, PushError, Spool};
 use super::{ColdConfig, ColdError, ColdStore, ObjectKey, Put};
@@ -524,39 +524,37 @@ impl Uploader {
 }
 
 impl Shared {
-    /// Whether an erasure on its way selects evidence with these facts.
+    /// Whether an erasure on its way selects evidence with these facts; `tag` (its source
+    /// tag, a hash) is computed only if there is an erasure to compare it with.
     fn erased(
         &self,
         signature: &Signature,
         captured: Timestamp,
         severity: Severity,
-        tag: &str,
+        tag: impl FnOnce() -> String,
     ) -> bool {
         let erasures = self.erasures.lock();
+        if erasures.is_empty() {
+            return false;
+        }
+        let tag = tag();
         erasures.iter().any(|erasure| {
             captured < erasure.before
-                && erasure.selection.matcher()(signature, captured, severity, tag)
+                && erasure.selection.matcher()(signature, captured, severity, &tag)
         })
     }
 
-    /// [`erased`](Self::erased) for a sealed item, from its manifest (never a checkpoint).
+    /// [`erased`](Self::erased) for a sealed item, from its manifest (a checkpoint is
+    /// never erased).
     fn item_erased(&self, item: &Item) -> bool {
         let Some(manifest) = &item.manifest else {
             return false;
         };
-        if self.erasures.lock().is_empty() {
+        let Some((signature, severity)) = identity(manifest) else {
             return false;
-        }
-        self.layout
-            .parse_manifest_key(&self.layout.manifest_key(manifest))
-            .is_some_and(|entry| {
-                self.erased(
-                    &entry.signature,
-                    entry.captured,
-                    entry.severity,
-                    &entry.source_tag,
-                )
-            })
+        };
+        let captured = Timestamp::from_unix_millis(manifest.captured_ms);
+        self.erased(&signature, captured, severity, || tag_of(&manifest.source))
     }
 }
 
@@ -576,7 +574,8 @@ struct Worker {
     retry_initial: Duration,
     retry_max: Duration,
     down: Option<Down>,
-    /// With no spool: the items held while the store is down (one batch at most).
+    /// With no spool: the items held while the store is down (at most two batches: the
+    /// one being written and the one before it, whose sync failed).
     pending: Vec<Item>,
     /// The batch written last, not yet synced nor reported: its sync overlaps the writes
     /// of the next one when that is already queued.
@@ -613,8 +612,13 @@ struct InFlight {
 impl InFlight {
     /// Whether this is a whole batch of at most `items`.
     fn full(&self, items: usize) -> bool {
-        self.sent + self.results.len() >= items || self.bytes >= BATCH_BYTES
+        batch_full(self.sent + self.results.len(), self.bytes, items)
     }
+}
+
+/// Whether `count` items of `bytes` make a whole batch of at most `items`.
+fn batch_full(count: usize, bytes: usize, items: usize) -> bool {
+    count >= items || bytes >= BATCH_BYTES
 }
 
 impl Writers {
@@ -692,9 +696,7 @@ impl Writers {
             .map(|(_, item, result)| (item, result))
             .collect()
     }
-}
 
-impl Writers {
     /// [`put_all`](Self::put_all), then the store's [`sync`](ColdStore::sync) if anything
     /// was written: a failed sync makes every write of the batch a failure to retry.
     fn put_durably(
@@ -831,7 +833,7 @@ impl Worker {
         let control = self.gather(first, |item| {
             bytes += item.body.len();
             batch.push(item);
-            batch.len() >= self.writers.batch || bytes >= BATCH_BYTES
+            batch_full(batch.len(), bytes, self.writers.batch)
         });
         (batch, control)
     }
@@ -886,37 +888,30 @@ impl Worker {
         } = evacuation;
         let payload = bytes.as_slice();
         let size = payload.len();
-        let erased = self.shared.erased(
-            receipt.signature(),
-            receipt.captured(),
-            receipt.severity(),
-            &source_tag(receipt.source()),
-        );
+        let signature = receipt.signature();
+        let erased = self
+            .shared
+            .erased(signature, receipt.captured(), receipt.severity(), || {
+                source_tag(receipt.source())
+            });
         let sealed = if erased {
-            Ok(Vec::new())
+            Err(LossReason::Erased)
         } else {
-            envelope::seal(payload)
+            envelope::seal(payload).map_err(|_| LossReason::Unsealable)
         };
         drop(bytes);
         self.shared.queue_bytes.fetch_sub(size, Ordering::AcqRel);
-        let signature = receipt.signature();
-        if erased {
-            self.lose(Lost {
-                signature: signature.clone(),
-                severity: receipt.severity(),
-                size: size as u64,
-                reason: LossReason::Erased,
-            });
-            return None;
-        }
-        let Ok(body) = sealed else {
-            self.lose(Lost {
-                signature: signature.clone(),
-                severity: receipt.severity(),
-                size: size as u64,
-                reason: LossReason::Unsealable,
-            });
-            return None;
+        let body = match sealed {
+            Ok(body) => body,
+            Err(reason) => {
+                self.lose(Lost {
+                    signature: signature.clone(),
+                    severity: receipt.severity(),
+                    size: size as u64,
+                    reason,
+                });
+                return None;
+            }
         };
         let key = self
             .shared
@@ -975,8 +970,7 @@ impl Worker {
         let mut failure = None;
         for (item, result) in synced(&self.shared, written) {
             match result {
-                Ok(_) if self.shared.item_erased(&item) => self.unwrite(item),
-                Ok(put) => self.written(item, put),
+                Ok(put) => self.landed(item, put),
                 Err(ColdError::Unavailable { message }) => {
                     failure.get_or_insert(message);
                     unreachable.push(item);
@@ -1058,7 +1052,7 @@ impl Worker {
             }
             for (item, result) in done {
                 match result {
-                    Ok(put) => self.written(item, put),
+                    Ok(put) => self.landed(item, put),
                     Err(error) => self.refused(item, error),
                 }
             }
@@ -1111,7 +1105,7 @@ impl Worker {
                 Ok(put) => {
                     self.recovered();
                     self.unspool(rank);
-                    self.written(item, put);
+                    self.landed(item, put);
                 }
                 Err(ColdError::Unavailable { message }) => {
                     failure.get_or_insert(message);
@@ -1169,8 +1163,18 @@ impl Worker {
         half + Duration::from_nanos(self.random.next_u64() % spread)
     }
 
-    /// Deletes what was written for evidence erased meanwhile (the erasure's sweep of the
-    /// store may have come before the write), and reports it lost as erased.
+    /// A write the store has made durable: reported, unless an erasure selected the
+    /// evidence meanwhile (its sweep of the store may have come before the write), which
+    /// deletes it again.
+    fn landed(&self, item: Item, put: Put) {
+        if self.shared.item_erased(&item) {
+            self.unwrite(item);
+        } else {
+            self.written(item, put);
+        }
+    }
+
+    /// Deletes what was written for erased evidence, and reports it lost as erased.
     fn unwrite(&self, item: Item) {
         let store = &self.shared.store;
         let mut keys = vec![item.key.clone()];
